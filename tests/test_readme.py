@@ -1,0 +1,45 @@
+"""README.md is the rendered nbs/index.ipynb (Quarto cannot run everywhere): fail when their commands drift apart,
+or when CI stops running the README's commands."""
+import json, re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+FENCE = re.compile(r"```sh\n(.*?)```", re.S)
+
+
+def index_markdown() -> str:
+    nb = json.loads((ROOT/'nbs'/'index.ipynb').read_text())
+    return '\n\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'markdown')
+
+
+def sh_blocks(text: str) -> list:
+    return [b.strip() for b in FENCE.findall(text)]
+
+
+def ci_commands() -> dict:
+    src = (ROOT/'.ci'/'run').read_text()
+    return dict(re.findall(r"^(SETUP_CMD|MAIN_CMD|TEST_CMD)='(.*)'$", src, re.M))
+
+
+def test_readme_commands_match_index():
+    readme, index = sh_blocks((ROOT/'README.md').read_text()), sh_blocks(index_markdown())
+    assert readme, 'README.md has no ```sh blocks'
+    assert readme == index, 'README.md and nbs/index.ipynb show different commands: regenerate README.md from the index'
+
+
+def test_readme_markdown_matches_index():
+    readme = (ROOT/'README.md').read_text()
+    for para in index_markdown().split('\n\n'):
+        assert para.strip() in readme, f'README.md lacks this paragraph of nbs/index.ipynb: {para[:80]!r}'
+
+
+def test_ci_runs_the_readme_commands():
+    cmds, blocks = ci_commands(), sh_blocks((ROOT/'README.md').read_text())
+    assert set(cmds) == {'SETUP_CMD', 'MAIN_CMD', 'TEST_CMD'}
+    assert f"{cmds['SETUP_CMD']} && {cmds['MAIN_CMD']}" in blocks, 'the README set-up + main-job command differs from .ci/run'
+    assert cmds['TEST_CMD'] in blocks, 'the README test command differs from .ci/run'
+
+
+def test_test_command_runs_notebooks_and_pytest():
+    cmd = ci_commands()['TEST_CMD']
+    assert 'nbdev_test' in cmd and 'pytest tests/' in cmd
