@@ -15,11 +15,12 @@ from .sampling import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, S
                                   class_probs, sample_indices, sampler_kind)
 
 # %% auto #0
-__all__ = ['PROFILES', 'DATASETS', 'GROUPS', 'lt_counts', 'lt_indices', 'dataset_name', 'load_cifar', 'LTDataset', 'synthetic_lt',
-           'make_lt', 'search_split', 'default_group_mode', 'class_groups', 'group_mean', 'explore_lt', 'plot_lt',
-           'lt_explorer', 'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD', 'BBN_CIFAR_MEAN',
-           'BBN_CIFAR_STD', 'SAMPLERS', 'sampler_kind', 'class_probs', 'class_index', 'sample_indices', 'LTSampler',
-           'class_weights', 'drw_weights', 'augment_batch', 'DeviceLoader', 'plot_sampler_frequencies', 'show_batch']
+__all__ = ['PROFILES', 'DATASETS', 'FOLDER_PREFIX', 'GROUPS', 'IMAGE_EXTENSIONS', 'lt_counts', 'lt_indices', 'dataset_name',
+           'load_cifar', 'LTDataset', 'synthetic_lt', 'make_lt', 'search_split', 'default_group_mode', 'class_groups',
+           'group_mean', 'explore_lt', 'plot_lt', 'lt_explorer', 'image_folder_files', 'image_folder_lt',
+           'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD', 'BBN_CIFAR_MEAN', 'BBN_CIFAR_STD',
+           'SAMPLERS', 'sampler_kind', 'class_probs', 'class_index', 'sample_indices', 'LTSampler', 'class_weights',
+           'drw_weights', 'augment_batch', 'DeviceLoader', 'plot_sampler_frequencies', 'show_batch']
 
 # %% ../nbs/01_data.ipynb #774c4022
 _all_ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD', 'BBN_CIFAR_MEAN', 'BBN_CIFAR_STD',
@@ -83,11 +84,16 @@ _CIFAR = {
                      mean=CIFAR100_MEAN, std=CIFAR100_STD),
 }
 DATASETS = ('cifar10', 'cifar100', 'synthetic')
+FOLDER_PREFIX = 'folder:'
 
 def dataset_name(name:str) -> str:
-    "Canonical dataset name: 'cifar10', 'cifar100' or 'synthetic' (case, '-' and '_' are ignored)."
+    "Canonical dataset name: 'cifar10', 'cifar100' or 'synthetic' (case, '-' and '_' are ignored), or 'folder:<path>' (path kept as given)."
+    if str(name)[:len(FOLDER_PREFIX)].lower() == FOLDER_PREFIX:
+        path = str(name)[len(FOLDER_PREFIX):].strip()
+        if not path: raise LTDartsError(f"dataset {name!r} has no path: write folder:/path/to/images (one sub-folder per class)")
+        return FOLDER_PREFIX + path
     k = str(name).lower().replace('-', '').replace('_', '')
-    if k not in DATASETS: raise LTDartsError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}")
+    if k not in DATASETS: raise LTDartsError(f"unknown dataset {name!r}: use one of {', '.join(DATASETS)}, or folder:/path/to/images")
     return k
 
 def _writable_dir(d:Path) -> bool:
@@ -170,7 +176,7 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
               ):
     "uint8 images (N,32,32,3) and int64 labels in the original CIFAR order, from the first source found under `root`."
     key = dataset_name(name)
-    if key not in _CIFAR: raise LTDartsError(f"load_cifar reads 'cifar10' or 'cifar100', not {name!r}; use synthetic_lt for synthetic data")
+    if key not in _CIFAR: raise LTDartsError(f"load_cifar reads 'cifar10' or 'cifar100', not {name!r}; use synthetic_lt for synthetic data, image_folder_lt for a folder")
     spec, root = _CIFAR[key], data_root(root)
     info = None
     for cand in (root/spec['folder'], root/key/spec['folder']):
@@ -198,7 +204,7 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
 @dataclass(repr=False)
 class LTDataset:
     "A long-tailed training set with a balanced test set, as uint8 NHWC arrays plus metadata."
-    name: str               # 'cifar10', 'cifar100' or 'synthetic'
+    name: str               # 'cifar10', 'cifar100', 'synthetic' or 'folder:<folder name>'
     x_train: np.ndarray     # uint8 (N, H, W, 3), long-tailed
     y_train: np.ndarray     # int64 (N,)
     x_test: np.ndarray      # uint8 (M, H, W, 3), balanced
@@ -206,7 +212,7 @@ class LTDataset:
     counts: list            # training images per class, class i at position i (head first)
     class_names: list       # class names
     imb_ratio: float        # n_max / n_min used to build it
-    profile: str = 'exp'    # 'exp' or 'step'
+    profile: str = 'exp'    # 'exp' or 'step' ('natural' for a folder's own class sizes)
     mean: tuple = CIFAR10_MEAN  # per-channel mean for normalisation (0-1 scale)
     std: tuple = CIFAR10_STD    # per-channel std for normalisation
     source: str = ''        # where the images came from (e.g. 'CIFAR-10 (JPEG q75 copy)')
@@ -307,16 +313,20 @@ def synthetic_lt(counts, # training images per class (list), or one int for a ba
                      tuple(xf.mean(0)), tuple(xf.std(0) + 1e-8), f'synthetic (seed {seed})', seed)
 
 # %% ../nbs/01_data.ipynb #5199efde
-def make_lt(name:str='cifar10', # 'cifar10', 'cifar100' or 'synthetic'
-            imb_ratio:float=100, # n_max / n_min >= 1
+def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:/path/to/images' (`image_folder_lt`)
+            imb_ratio:float|None=100, # n_max / n_min >= 1; for a folder, None or 1 keeps its natural class sizes
             profile:str='exp', # 'exp' or 'step'
-            root:str|Path|None=None, # data folder (default `data_root()`)
+            root:str|Path|None=None, # data folder (default `data_root()`; for a folder: where its cache goes)
             seed:int=0, # subset selection seed (LDAM-DRW's rand_number)
             download:bool=False, # allow a torchvision download when no local copy exists
-            **kwargs, # synthetic only: n_max, n_classes and `synthetic_lt` arguments
+            **kwargs, # synthetic: n_max, n_classes and `synthetic_lt` arguments; folder: `image_folder_lt` arguments
            ) -> LTDataset:
     "Long-tailed training subset + balanced test set of `name` as an `LTDataset`."
-    key = dataset_name(name); _check_ratio(imb_ratio)
+    key = dataset_name(name)
+    if key.startswith(FOLDER_PREFIX):
+        return image_folder_lt(key[len(FOLDER_PREFIX):], imb_ratio, profile, seed=seed, root=root, **kwargs)
+    if imb_ratio is None: raise LTDartsError(f'imb_ratio=None (natural class sizes) is for folder datasets; {key} needs a ratio >= 1, e.g. 100')
+    _check_ratio(imb_ratio)
     if key == 'synthetic':
         n_max, C = kwargs.pop('n_max', 500), kwargs.pop('n_classes', 10)
         return synthetic_lt(lt_counts(n_max, C, imb_ratio, profile), seed=seed, imb_ratio=imb_ratio, profile=profile, **kwargs)
@@ -389,6 +399,7 @@ def explore_lt(dataset:str='cifar10', # 'cifar10', 'cifar100' or 'synthetic' (on
                seed:int=0, # seed of the sampled batch
               ) -> dict:
     "Class sizes, groups, sampler probabilities, group shares, repeats per image and one sampled batch's class counts."
+    if dataset_name(dataset).startswith(FOLDER_PREFIX): raise LTDartsError(f"explore_lt shows 'cifar10', 'cifar100' or 'synthetic', not {dataset!r}: use image_folder_lt(...).counts for a folder")
     n_max, C = _SHAPES[dataset_name(dataset)]
     counts = np.array(lt_counts(n_max, C, imb_ratio, profile)); N = int(counts.sum())
     probs = class_probs(counts, sampler, epoch, total_epochs)
@@ -454,3 +465,152 @@ def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', s
     redraw()
     box.controls, box.redraw = ctl, redraw
     return box
+
+# %% ../nbs/01_data.ipynb #1c7bc0de
+IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp')
+
+def image_folder_files(path:str|Path, # folder with one sub-folder per class
+                       extensions=IMAGE_EXTENSIONS, # file suffixes read (case-insensitive)
+                      ) -> tuple[list[Path], np.ndarray, list[str]]:
+    "`(files, labels, class_names)` of an image folder: classes = sorted sub-folders, files sorted within each class."
+    root = Path(path).expanduser()
+    if not root.is_dir(): raise LTDartsError(f'image folder {path} not found: pass a folder with one sub-folder per class')
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.'))
+    if len(classes) < 2:
+        raise LTDartsError(f'{root} has {len(classes)} class sub-folder(s): put the images of each class in its own sub-folder (at least 2)')
+    exts = tuple(e.lower() if e.startswith('.') else '.' + e.lower() for e in extensions)
+    files, labels = [], []
+    for c, name in enumerate(classes):
+        found = sorted((p for p in (root/name).rglob('*') if p.suffix.lower() in exts and p.is_file()
+                        and not any(part.startswith('.') for part in p.relative_to(root).parts)), key=lambda p: p.as_posix())
+        files += found; labels += [c] * len(found)
+    if not files: raise LTDartsError(f"no images in the class folders of {root} (looked for {', '.join(exts)}): check the path or pass extensions=")
+    return files, np.array(labels, np.int64), classes
+
+def _load_image(f:Path, size:int) -> np.ndarray:
+    "One image as uint8 (size, size, 3): RGB, bilinear (antialiased) resize; a one-line error for an unreadable file."
+    from PIL import Image
+    try:
+        with Image.open(f) as im:
+            if im.format == 'JPEG': im.draft('RGB', (size, size))          # decode big JPEGs at a reduced scale (>= size)
+            if im.mode == 'P' and 'transparency' in im.info: im = im.convert('RGBA')
+            im = im.convert('RGB').resize((size, size), Image.Resampling.BILINEAR)
+            return np.asarray(im, np.uint8)
+    except Exception as e: raise LTDartsError(f'cannot read image {f} ({type(e).__name__}: {e}): remove or repair it') from e
+
+def _decode_images(files, size:int, verbose:bool=True) -> np.ndarray:
+    from tqdm.auto import tqdm
+    x = np.empty((len(files), size, size, 3), np.uint8)
+    for i, f in enumerate(tqdm(files, desc=f'decoding images ({size}x{size})', disable=not verbose or len(files) < 1000)):
+        x[i] = _load_image(f, size)
+    return x
+
+def _folder_fingerprint(root:Path, files, size:int) -> str:
+    h = hashlib.sha1(f'{Path(root).resolve()}|{size}|v1;'.encode())
+    for f in files:
+        st = f.stat(); h.update(f'{f.relative_to(root).as_posix()}|{st.st_size}|{st.st_mtime_ns};'.encode())
+    return h.hexdigest()[:12]
+
+def _folder_images(root:Path, files, size:int, cache:bool, cache_root, verbose:bool):
+    "Decoded images of `files`, from / into the cache; returns `(x, cache_path or None)`."
+    if not cache: return _decode_images(files, size, verbose), None
+    safe = ''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in Path(root).resolve().name)[:40] or 'images'
+    fname = f'folder-{safe}-{size}px-{_folder_fingerprint(root, files, size)}.npz'
+    dirs = [data_root(cache_root)/'cache', default_data_root()/'cache']
+    for d in dirs:
+        if (d/fname).exists():
+            try:
+                with np.load(d/fname) as z:
+                    if len(z['x']) == len(files): return z['x'], d/fname
+            except Exception as e: warnings.warn(f'ignoring unreadable cache {d/fname}: {e}')
+    t0 = time.time(); x = _decode_images(files, size, verbose)
+    for d in dirs:
+        if not _can_create(d): continue
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+            with atomic_write(d/fname) as f: np.savez(f, x=x)
+            mask = os.umask(0); os.umask(mask); os.chmod(d/fname, 0o666 & ~mask)
+            if verbose: print(f'decoded {len(files):,} images in {time.time() - t0:.1f} s; cached to {d/fname}')
+            return x, d/fname
+        except OSError: continue
+    return x, None
+
+def _channel_stats(x:np.ndarray, chunk:int=8192):
+    "Per-channel mean and std (0-1 scale) of uint8 NHWC images, accumulated in float64 chunks."
+    if not len(x): return (.5, .5, .5), (.25, .25, .25)
+    s, s2 = np.zeros(3), np.zeros(3)
+    for i in range(0, len(x), chunk):
+        v = x[i:i + chunk].reshape(-1, 3).astype(np.float64) / 255; s += v.sum(0); s2 += (v * v).sum(0)
+    n = x[..., 0].size; m = s / n
+    return tuple(m), tuple(np.sqrt(np.maximum(s2 / n - m * m, 0)) + 1e-8)
+
+def _max_head(avail, imb_ratio:float, profile:str) -> int:
+    "Largest n_max whose `lt_counts` every class (ranked head first) can supply."
+    ok = lambda n: all(c <= a for c, a in zip(lt_counts(n, len(avail), imb_ratio, profile), avail))
+    lo, hi = 1, int(max(avail))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if ok(mid): lo = mid
+        else: hi = mid - 1
+    return lo
+
+def image_folder_lt(path:str|Path, # folder with one sub-folder per class (class names = sorted sub-folder names)
+                    imb_ratio:float|None=None, # None or 1: keep the natural class sizes; > 1: apply `profile` with this n_max/n_min
+                    profile:str='exp', # 'exp' or 'step' (only when imb_ratio > 1)
+                    test_per_class:int|float|None=None, # balanced test set held out first: int = images per class, float = fraction of the smallest class (None: 0.2), at least 1
+                    size:int=32, # images are resized to size x size RGB (PIL, bilinear with antialiasing)
+                    seed:int=0, # seed of the test split and of the long-tail draw
+                    extensions=IMAGE_EXTENSIONS, # file suffixes read (case-insensitive)
+                    cache:bool=True, # cache the decoded images as .npz under data_root(root)/cache
+                    n_max:int|None=None, # head size for imb_ratio > 1 (None: the largest every class can supply)
+                    order:str='size', # which class is the head for imb_ratio > 1: 'size' (most images) or 'name' (class 0)
+                    root:str|Path|None=None, # data folder whose cache/ holds the decoded images (default `data_root()`)
+                    verbose:bool=True, # print a line when decoding and caching
+                   ) -> LTDataset:
+    "Your own image folder as an `LTDataset`: balanced test split, then natural sizes (ratio None/1) or a long-tailed subset."
+    if imb_ratio is not None: _check_ratio(imb_ratio)
+    if profile not in PROFILES: raise LTDartsError(f"unknown profile {profile!r}: use 'exp' or 'step'")
+    if order not in ('size', 'name'): raise LTDartsError(f"unknown order {order!r}: use 'size' (largest class is the head) or 'name'")
+    if isinstance(size, bool) or int(size) != size or size < 1: raise LTDartsError(f'size must be a positive integer (pixels), got {size!r}')
+    size = int(size)
+    folder = Path(path).expanduser()
+    files, labels, names = image_folder_files(folder, extensions)
+    C, sizes = len(names), np.bincount(labels, minlength=len(names))
+    if test_per_class is None: test_per_class = 0.2
+    if isinstance(test_per_class, (bool, np.bool_)) or not isinstance(test_per_class, (int, float, np.integer, np.floating)):
+        raise LTDartsError(f'test_per_class must be an int (images per class) or a float in (0, 1), got {test_per_class!r}')
+    if isinstance(test_per_class, (float, np.floating)):
+        if not 0 < test_per_class < 1: raise LTDartsError(f'test_per_class as a fraction must be in (0, 1), got {test_per_class}: pass an int for a count')
+        t = max(1, int(test_per_class * sizes.min()))
+    else:
+        t = int(test_per_class)
+        if t < 1: raise LTDartsError(f'test_per_class must be >= 1 (a balanced test set), got {t}')
+    small = [f'{names[c]!r} ({sizes[c]})' for c in range(C) if sizes[c] < t + 1]
+    if small:
+        raise LTDartsError(f'class(es) {", ".join(small)} have too few images for {t} test image(s) per class plus 1 for training: '
+                           f'add images or lower test_per_class')
+    x_all, cache_path = _folder_images(folder, files, size, cache, root, verbose)
+    rng = np.random.RandomState(seed); test, pool = [], []
+    for c in range(C):
+        idx = np.flatnonzero(labels == c); rng.shuffle(idx)
+        test.append(np.sort(idx[:t])); pool.append(np.sort(idx[t:]))
+    test, pool = np.concatenate(test), np.concatenate(pool)
+    avail = np.bincount(labels[pool], minlength=C)
+    if imb_ratio is None or imb_ratio == 1:
+        train_idx, prof, ratio = pool, 'natural', float(avail.max() / avail.min())
+    else:
+        rank_of = np.empty(C, np.int64)
+        rank_of[np.argsort(-avail, kind='stable') if order == 'size' else np.arange(C)] = np.arange(C)
+        ranked = np.sort(avail)[::-1] if order == 'size' else avail
+        if n_max is None: n_max = _max_head(ranked, imb_ratio, profile)
+        want = lt_counts(int(n_max), C, imb_ratio, profile)
+        short = [f'{names[c]!r} has {avail[c]} but needs {want[rank_of[c]]}' for c in range(C) if want[rank_of[c]] > avail[c]]
+        if short: raise LTDartsError(f'n_max={n_max} asks for more images than there are ({"; ".join(short)}): lower n_max or leave it None')
+        sub = lt_indices(rank_of[labels[pool]], imb_ratio, n_max=n_max, profile=profile, seed=seed)
+        train_idx, prof, ratio = pool[sub], profile, float(imb_ratio)
+    x_tr, y_tr = x_all[train_idx], labels[train_idx]
+    mean, std = _channel_stats(x_tr)
+    ds = LTDataset(f'{FOLDER_PREFIX}{folder.resolve().name}', x_tr, y_tr, x_all[test], labels[test],
+                   np.bincount(y_tr, minlength=C).tolist(), names, ratio, prof, mean, std, str(folder.resolve()), seed, train_idx)
+    ds.cache_path = cache_path                           # where the decoded images are cached (None: not cached)
+    return ds
