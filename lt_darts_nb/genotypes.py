@@ -22,6 +22,7 @@ PARAM_FREE = frozenset({'none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect'})
 
 # %% ../nbs/02a_genotypes.ipynb #b751a41c
 Genotype = namedtuple('Genotype', 'normal normal_concat reduce reduce_concat')
+Genotype.__doc__ = "A discrete cell pair: `normal`/`reduce` are lists of `(op, input)` edges, two per node; `*_concat` the nodes concatenated into the cell's output."
 
 # %% ../nbs/02a_genotypes.ipynb #911ae5fe
 DARTS_V1 = Genotype(
