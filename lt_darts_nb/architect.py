@@ -42,17 +42,21 @@ class Architect:
         self.grad_clip, self.hvp_r = grad_clip, hvp_r
         self.optimizer = torch.optim.Adam(list(model.arch_parameters()), lr=_check_lr(lr), betas=betas,
                                           weight_decay=weight_decay)
-        self._unrolled = None
+        self._unrolled, self._lr = None, float(lr)
 
     @property
     def lr(self) -> float:
-        "The learning rate the Adam optimiser of the alphas will use at its next step."
-        return self.optimizer.param_groups[0]['lr']
+        "The learning rate the Adam optimiser of the alphas will use at its next step (a number, read without a device sync)."
+        v = self.optimizer.param_groups[0]['lr']
+        return self._lr if isinstance(v, torch.Tensor) else v
 
     @lr.setter
     def lr(self, value:float):
         value = _check_lr(value)
-        for g in self.optimizer.param_groups: g['lr'] = value
+        self._lr = value
+        for g in self.optimizer.param_groups:   # a tensor learning rate (CUDA-graph steps) is filled in place
+            if isinstance(g['lr'], torch.Tensor): g['lr'].fill_(value)
+            else: g['lr'] = value
 
     def set_lr(self, value:float) -> 'Architect':
         "Set the learning rate of the alphas (for schedules that change it every step); returns `self`."
@@ -149,6 +153,7 @@ class Architect:
     def load_state_dict(self, state:dict):
         "Restore what `state_dict` returned."
         self.optimizer.load_state_dict(state['optimizer'])
+        self._lr = float(self.optimizer.param_groups[0]['lr'])
         self.order = state.get('order', self.order)
 
 def _check_lr(value) -> float:

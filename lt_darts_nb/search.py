@@ -21,6 +21,7 @@ from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights
 from .genotypes import genotype_to_dict, genotype_from_dict, save_genotype, n_skip, n_param_free
 from .search_space import SearchNetwork
 from .architect import Architect
+from .step import SearchStep, resolve_step_mode
 from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
 from .bbn import BilateralSearchNetwork, bbn_loss
 from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard
@@ -88,6 +89,8 @@ class SearchConfig:
     device:str='cpu' # 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'
     amp:str='' # '' (float32) or 'bf16' (autocast)
     channels_last:bool=False # channels-last memory format
+    step_mode:str='eager' # 'eager', 'compile' (torch.compile), 'graph' (CUDA graph; first order) or 'auto' (graph on CUDA): see the step chapter
+    fused:bool=True # fused optimiser kernels where torch has them
     max_steps:int=0 # cap on steps per epoch (0 = a full pass over the weight half)
     eval_batch_size:int=512 # batch size of evaluation
     select:str='last' # which epoch's genotype is the result: 'last' or 'best_val' (never the test set)
@@ -119,6 +122,8 @@ class Method:
     arch_schedule = 'constant' # default schedule of the architecture learning rate
 
     def __init__(self, cfg:SearchConfig, counts:list, device): self.cfg, self.counts, self.device = cfg, list(counts), device
+    def set_time(self, epoch:float):
+        "Called before every step with the fractional epoch: update the method's device-side scalars (none here)."
     def samplers(self) -> tuple:
         "Samplers of the weight loaders (`cfg.weight_sampler` overrides a single-sampler method's choice)."
         if self.cfg.weight_sampler and len(self.weight_samplers) == 1: return (self.cfg.weight_sampler,)
@@ -130,13 +135,13 @@ class Method:
         "The supernet to search."
         c = self.cfg
         return SearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier)
-    def forward(self, model, batch, epoch:float):
-        "`(loss, logits, targets)` of a weight batch `(x, y)` at `epoch`."
+    def forward(self, model, batch, epoch:float|None=None):
+        "`(loss, logits, targets)` of a weight batch `(x, y)` at `epoch` (None: the time of the last `set_time`)."
         x, y = batch
         z = model(x)
         return self.criterion(z, y), z, y
     def criterion(self, z, y): return F.cross_entropy(z, y)
-    def arch_forward(self, model, batch, epoch:float):
+    def arch_forward(self, model, batch, epoch:float|None=None):
         "`(loss, logits, targets)` of an architecture batch (plain CE unless `arch_loss='method'`)."
         if self.cfg.arch_loss == 'method': return self.forward(model, batch, epoch)
         x, y = batch[0], batch[1]
@@ -172,15 +177,23 @@ class BBNMethod(Method):
         c = self.cfg
         return BilateralSearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier,
                                       branch_cells=c.bbn_branch_cells)
+    def __init__(self, cfg, counts, device):
+        super().__init__(cfg, counts, device)
+        self.a, self._a_value = torch.zeros((), device=device), None   # a(t) on the device: a captured step reads it
+    def set_time(self, epoch:float):
+        "Fill the device-side adaptor `self.a` with a(epoch) (only when it changes: once per epoch)."
+        v = self.adaptor(epoch)
+        if v != self._a_value: self.a.fill_(v); self._a_value = v
     def adaptor(self, epoch:float) -> float:
         "The adaptor value of an epoch (constant within an epoch, as in BBN)."
         return float(get_adaptor(self.cfg.bbn_adaptor)(int(epoch), self.cfg.epochs))
-    def forward(self, model, batch, epoch:float):
-        a = self.adaptor(epoch)
+    def forward(self, model, batch, epoch:float|None=None):
+        if epoch is not None: self.set_time(epoch)
+        a = self.a
         x_c, y_c, x_r, y_r = batch
         z = model(x_c, x_r, a)
         return bbn_loss(z, y_c, y_r, a), z, y_c
-    def arch_forward(self, model, batch, epoch:float):
+    def arch_forward(self, model, batch, epoch:float|None=None):
         if len(batch) == 4: return self.forward(model, batch, epoch)
         x, y = batch
         z = model(x, None, self.cfg.bbn_infer_a)
@@ -272,13 +285,13 @@ class SearchResult:
     history:list # one dict per epoch
     def __repr__(self): return f'SearchResult(out={str(self.out)!r}, selected_epoch={self.selected_epoch}, genotype={self.genotype})'
 
-def _prepare_run(out:Path, cfg:SearchConfig, resume:bool):
-    "Check the run folder; return the checkpoint to resume from (or None)."
+def _prepare_run(out:Path, cfg, resume:bool):
+    "Check the run folder for a config with `to_dict`/`from_dict`/`diff` (`SearchConfig`, `TrainConfig`); return the checkpoint to resume from (or None)."
     cfg_file = out/'config.json'
     if cfg_file.exists():
         if not resume:
             raise LTDartsError(f'{out} already holds a run: pass resume=True (--resume) to continue it, or choose another output folder')
-        saved = SearchConfig.from_dict(json.loads(cfg_file.read_text()))
+        saved = type(cfg).from_dict(json.loads(cfg_file.read_text()))
         d = saved.diff(cfg)
         if d:
             what = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, a, b in ((k, *v) for k, v in d.items()))
@@ -350,6 +363,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     if cfg.collapse_action not in ('warn', 'stop'): raise LTDartsError(f"unknown collapse_action {cfg.collapse_action!r}: use 'warn' or 'stop'")
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     _autocast(torch.device('cpu'), cfg.amp)    # validates amp
+    resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     weight_schedule(cfg); arch_schedule(cfg)    # validates the schedules
     dev = get_device(cfg.device)
     out = Path(out)
@@ -395,6 +409,8 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         _write_history(out, history)           # drop records of the interrupted epoch, if any were written
         if verbose: print(f'resuming {out} at epoch {start}/{cfg.epochs}')
     elif verbose and start < cfg.epochs: _print_cost(cfg, method, model, dev, steps, data.x_train.shape[1])
+    step_fn = _search_step(cfg, method, model, w_opt, architect)       # after loading: it configures the optimisers
+    save_json(dict(env_info(dev), step_mode=step_fn.mode, step_fallback=step_fn.fallback), out/'env.json')
 
     ebar = tqdm(range(start, cfg.epochs), desc=f'search {cfg.method}', disable=not progress, initial=start, total=cfg.epochs)
     for epoch in ebar:
@@ -410,18 +426,12 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         sbar = tqdm(zip(range(steps), _zip_batches(w_loaders)), total=steps, leave=False, disable=not progress, desc=f'epoch {epoch}')
         for step, batch in sbar:
             t = epoch + step / steps
-            if arch_on:
-                a_lr = float(a_sched(t, cfg.epochs)); architect.lr = a_lr; a_lrs.append(architect.lr)
-                val_batch = next(a_iter)
-                loss_fn = lambda m, b, _t=t: method.arch_forward(m, b, _t)[0]
-                with _autocast(dev, cfg.amp): architect.step(batch, val_batch, w_lr, w_opt, loss_fn=loss_fn)
-            w_opt.zero_grad(set_to_none=True)
-            with _autocast(dev, cfg.amp): loss, z, y = method.forward(model, batch, t)
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.weights(), cfg.grad_clip)
-            w_opt.step()
+            method.set_time(t)
+            a_lr = float(a_sched(t, cfg.epochs)) if arch_on else None
+            if arch_on: a_lrs.append(a_lr)
+            loss, correct, n = step_fn(batch, next(a_iter) if arch_on else None, w_lr, a_lr)   # the step chapter
             with torch.no_grad():
-                stats += torch.stack([loss.detach().float() * y.shape[0], (z.argmax(1) == y).sum().float(), torch.tensor(float(y.shape[0]), device=dev)])
+                stats[0] += loss * n; stats[1] += correct; stats[2] += n
             if on_step is not None: on_step(epoch, step, dict(loss=loss, arch_lr=architect.lr if arch_on else None, w_lr=w_lr, model=model, architect=architect))
             if progress and step % 20 == 0: sbar.set_postfix(loss=f'{stats[0].item() / max(stats[2].item(), 1):.3f}')
         train_loss, train_acc = (stats[0] / stats[2]).item(), (stats[1] / stats[2]).item()
@@ -451,6 +461,12 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
             if verbose: print(f'collapse guard stopped the search after epoch {epoch}: {"; ".join(alarms)}')
             break
     return _finish(out, cfg, history, verbose)
+
+def _search_step(cfg, method, model, w_opt, architect) -> SearchStep:
+    "The `SearchStep` of a search: the method's losses, read at the time of the last `method.set_time`."
+    return SearchStep(model, w_opt, architect, weight_loss=lambda m, b: method.forward(m, b),
+                      arch_loss=lambda m, b: method.arch_forward(m, b)[0], grad_clip=cfg.grad_clip, amp=cfg.amp,
+                      mode=cfg.step_mode, fused=cfg.fused)
 
 def _epoch_record(epoch, cfg, model, method, t0, w_lr, a_lrs, train_loss, train_acc, val, test) -> dict:
     g = model.genotype()
@@ -484,26 +500,26 @@ def _print_cost(cfg, method, model, dev, steps, size, n=2):
     if cfg.channels_last: m = m.to(memory_format=torch.channels_last)
     opt = torch.optim.SGD(m.weights(), cfg.w_lr, momentum=cfg.w_momentum)
     arch = Architect(m, lr=cfg.arch_lr, weight_decay=cfg.arch_wd, order=cfg.arch_order)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')                 # a fallback is reported once, by the run's own step
+        st = _search_step(cfg, method, m, opt, arch)
     x = torch.randn(cfg.batch_size, 3, size, size, device=dev)
     if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
     y = torch.randint(0, len(method.counts), (cfg.batch_size,), device=dev)
     b = (x, y) * len(method.samplers()); vb = (x, y) * len(method.arch_samplers())
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
-    def one():
-        with _autocast(dev, cfg.amp):
-            arch.step(b, vb, cfg.w_lr, opt, loss_fn=lambda mm, bb: method.arch_forward(mm, bb, 0.0)[0])
-            opt.zero_grad(); loss = method.forward(m, b, 0.0)[0]
-        loss.backward(); opt.step()
-    one()                                       # warm-up
+    method.set_time(0.0)
+    one = lambda: st(b, vb, cfg.w_lr, cfg.arch_lr)
+    for _ in range(st.warmup + 1 if st.mode == 'graph' else 1): one()   # warm-up (and the capture, in graph mode)
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
     t = time.time()
     for _ in range(n): one()
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
     dt = (time.time() - t) / n
     mem = f', peak memory {torch.cuda.max_memory_allocated(dev) / 2**30:.2f} GiB' if dev.type == 'cuda' else ''
-    prec = f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '')
+    prec = f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '') + f', step {st.mode}'
     print(f'estimated {dt * steps:.1f} s/epoch ({steps} steps x {dt * 1000:.0f} ms), {dt * steps * cfg.epochs / 60:.1f} min for {cfg.epochs} epochs on {dev} ({prec}){mem}')
-    del m, opt, arch
+    del m, opt, arch, st
 
 # %% ../nbs/08_search.ipynb #01d477bd
 def plot_search(history:list|str|Path, # per-epoch records, or a run folder

@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""One full DARTS search step (architecture step + weight step) of the package's `SearchStep` against a straightforward
+implementation of the same step, in the same process, at the search configuration (C=16, 8 cells, batch 64, 32x32
+images, 10 classes). Prints images/s (weight-batch images per second; each step also reads one validation batch of the
+same size), the ratio to the straightforward step, and memory, for a ladder of levers switched on one after another,
+so each row shows what one lever adds:
+
+    straightforward      the literal per-operation supernet loop (`naive=True`), NCHW, torch's default optimisers,
+                         the DARTS first-order step written out by hand (below)
+    all levers off       the package's `SearchStep` with every lever off (its architect differentiates with respect to
+                         the alphas only, where the reference DARTS code back-propagates into every weight too)
+    + shared work        the supernet's fast path (shared ReLUs and poolings, no `none` term)
+    + channels-last      NHWC model and input
+    + fused optimisers   torch's fused SGD and Adam kernels
+    + bf16 autocast      (CUDA by default; --amp on the CPU)
+    + CUDA graph         the whole step captured once and replayed (CUDA)
+    + torch.compile      (only with --compile: compiling takes minutes)
+
+Variants run interleaved (one step of each in turn) so that load changes hit all alike; the median step time counts.
+Memory: on CUDA the peak allocated during one step above what was allocated before it; on the CPU the bytes autograd
+saves for the backward pass of one weight-loss forward. Usage:
+
+    OMP_NUM_THREADS=1 python benchmarks/bench_search_step.py --device cpu --steps 5 --json results/bench/search_step_cpu.json
+    python benchmarks/bench_search_step.py --device cuda --steps 30 --json results/bench/search_step_h200.json
+"""
+from __future__ import annotations
+import argparse, gc, os, statistics, sys, time, warnings
+import torch
+import torch.nn.functional as F
+from lt_darts_nb.core import get_device, env_info, save_json
+from lt_darts_nb.search_space import SearchNetwork
+from lt_darts_nb.architect import Architect
+from lt_darts_nb.step import SearchStep
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_supernet import saved_bytes, release_host_memory, sync   # noqa: E402
+
+
+class Straightforward:
+    "The DARTS first-order search step as one writes it from the paper: alphas by Adam on a val batch, then weights by SGD."
+    name = 'straightforward'
+    def __init__(self, args, device):
+        torch.manual_seed(0)
+        self.model = SearchNetwork(args.C, 10, args.layers, naive=True, memory_format='contiguous').to(device)
+        self.w_opt = torch.optim.SGD(self.model.weights(), 0.025, momentum=0.9, weight_decay=3e-4)
+        self.a_opt = torch.optim.Adam(self.model.arch_parameters(), 3e-4, betas=(0.5, 0.999), weight_decay=1e-3)
+        self.device, self.channels_last = device, False
+    def __call__(self, b, v):
+        self.a_opt.zero_grad()
+        F.cross_entropy(self.model(v[0]), v[1]).backward()          # also fills weight grads, cleared below
+        self.a_opt.step()
+        self.w_opt.zero_grad()
+        loss = F.cross_entropy(self.model(b[0]), b[1])
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.model.weights(), 5.0)
+        self.w_opt.step()
+        return loss
+    def loss(self, b): return F.cross_entropy(self.model(b[0]), b[1])
+
+
+class Package:
+    "The package's `SearchStep` with a set of levers."
+    def __init__(self, name, args, device, shared=False, channels_last=False, fused=False, amp='', mode='eager'):
+        torch.manual_seed(0)
+        self.name, self.device, self.channels_last = name, device, channels_last
+        m = SearchNetwork(args.C, 10, args.layers, naive=not shared, memory_format='keep').to(device)
+        if channels_last: m = m.to(memory_format=torch.channels_last)
+        self.model = m
+        w_opt = torch.optim.SGD(m.weights(), 0.025, momentum=0.9, weight_decay=3e-4)
+        arch = Architect(m, lr=3e-4, weight_decay=1e-3)
+        wl = lambda mm, bb: (lambda z: (F.cross_entropy(z, bb[1]), z, bb[1]))(mm(bb[0]))
+        al = lambda mm, bb: F.cross_entropy(mm(bb[0]), bb[1])
+        with warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter('always')
+            self.step = SearchStep(m, w_opt, arch, wl, al, grad_clip=5.0, amp=amp, mode=mode, fused=fused)
+        self.warned = [str(x.message) for x in w]
+    def __call__(self, b, v): return self.step(b, v, 0.025, 3e-4)[0]
+    def loss(self, b):
+        with self.step._autocast(): return F.cross_entropy(self.model(b[0]), b[1])
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--device', default='cpu', help="'cpu', 'cuda', 'cuda:N' or 'auto'")
+    ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--steps', type=int, default=5, help='timed steps per variant')
+    ap.add_argument('--warmup', type=int, default=5, help='untimed steps per variant first (graph mode captures after 3)')
+    ap.add_argument('--C', type=int, default=16, help='initial channels')
+    ap.add_argument('--layers', type=int, default=8, help='cells')
+    ap.add_argument('--size', type=int, default=32, help='image height and width')
+    ap.add_argument('--amp', action='store_true', help='include the bf16 lever on the CPU too')
+    ap.add_argument('--compile', action='store_true', help='include torch.compile (minutes of compile time)')
+    ap.add_argument('--json', default=None, help='also write the results to this JSON file')
+    args = ap.parse_args(argv)
+    device = get_device(args.device)
+    torch.backends.cudnn.benchmark = device.type == 'cuda'
+    cuda = device.type == 'cuda'
+
+    ladder, lev = [], dict(shared=False, channels_last=False, fused=False, amp='', mode='eager')
+    def add(name, **kw):
+        lev.update(kw); ladder.append((name, dict(lev)))
+    add('all levers off')
+    add('+ shared work', shared=True)
+    add('+ channels-last', channels_last=True)
+    add('+ fused optimisers', fused=True)
+    if cuda or args.amp: add('+ bf16 autocast', amp='bf16')
+    if cuda: add('+ CUDA graph', mode='graph')
+    if args.compile:
+        ladder.append(('+ torch.compile (instead of the graph)' if cuda else '+ torch.compile', dict(lev, mode='compile')))
+    variants = [Straightforward(args, device)] + [Package(n, args, device, **kw) for n, kw in ladder]
+    levers = {'straightforward': None, **{n: kw for n, kw in ladder}}
+
+    g = torch.Generator().manual_seed(1)
+    def batch(cl):
+        x = torch.randn(args.batch, 3, args.size, args.size, generator=g)
+        y = torch.randint(0, 10, (args.batch,), generator=g)
+        x = x.to(device)
+        if cl: x = x.contiguous(memory_format=torch.channels_last)
+        return x, y.to(device)
+    data = {cl: [(batch(cl), batch(cl)) for _ in range(4)] for cl in (False, True)}
+
+    print(f'search step C={args.C} layers={args.layers} batch={args.batch} {args.size}x{args.size} on {device} '
+          f'(torch {torch.__version__}, {torch.get_num_threads()} CPU threads), {args.warmup} warm-up + {args.steps} timed steps',
+          flush=True)
+    times = {v.name: [] for v in variants}
+    for i in range(args.warmup):
+        for v in variants:
+            t = time.perf_counter(); v(*data[v.channels_last][i % 4]); sync(device)
+            if i == 0: print(f'  first step {v.name}: {time.perf_counter() - t:.2f} s', flush=True)
+            if not cuda: release_host_memory()
+    for i in range(args.steps):
+        for v in variants:
+            b = data[v.channels_last][i % 4]
+            sync(device); t = time.perf_counter(); v(*b); sync(device)
+            times[v.name].append(time.perf_counter() - t)
+            if not cuda: release_host_memory()
+
+    rows, base = [], statistics.median(times['straightforward'])
+    for v in variants:
+        med = statistics.median(times[v.name])
+        if cuda:
+            torch.cuda.empty_cache(); sync(device)
+            before = torch.cuda.memory_allocated(device); torch.cuda.reset_peak_memory_stats(device)
+            v(*data[v.channels_last][0]); sync(device)
+            mem_b = torch.cuda.max_memory_allocated(device) - before
+            mem = f'step peak {mem_b / 2**20:.0f} MiB'
+        else:
+            mem_b = saved_bytes(lambda: v.loss(data[v.channels_last][0][0]))
+            mem = f'saved activations {mem_b / 2**20:.0f} MiB'
+        rows.append(dict(variant=v.name, levers=levers[v.name], median_s=med, min_s=min(times[v.name]),
+                         images_per_s=args.batch / med, ratio=base / med, memory=mem, memory_bytes=mem_b,
+                         mode=getattr(getattr(v, 'step', None), 'mode', 'eager'), warnings=getattr(v, 'warned', [])))
+    print(f"\n{'variant':<40} {'img/s':>8} {'ms/step':>9} {'ratio':>7}  memory")
+    for r in rows:
+        print(f"{r['variant']:<40} {r['images_per_s']:8.1f} {r['median_s'] * 1e3:9.1f} {r['ratio']:6.2f}x  {r['memory']}"
+              + (f"  (ran {r['mode']})" if r['levers'] and r['levers']['mode'] != r['mode'] else ''))
+    print(f"\npackage with every lever it can use on {device.type} vs straightforward: {rows[-1]['ratio']:.2f}x")
+    if args.json:
+        save_json(dict(args=vars(args), device=str(device), env=env_info(device), rows=rows,
+                       command='python ' + ' '.join([os.path.relpath(__file__)] + (argv if argv is not None else sys.argv[1:]))), args.json)
+    return rows
+
+
+if __name__ == '__main__':
+    main()
