@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #4a9a199d
 from __future__ import annotations
-import os, sys, json, random, platform, tempfile, contextlib
+import os, sys, json, random, platform, tempfile, contextlib, dataclasses, pickle
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'LTDartsError', 'default_data_root', 'data_root', 'get_device', 'seed_everything', 'atomic_write',
-           'save_checkpoint', 'load_checkpoint', 'save_json', 'env_info', 'in_test']
+           'save_checkpoint', 'load_checkpoint', 'save_json', 'Config', 'env_info', 'in_test']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -85,12 +85,31 @@ def load_checkpoint(path:str|Path, map_location='cpu'):
     "Load a checkpoint written by `save_checkpoint` (`weights_only=True`: tensors, numbers, strings, containers)."
     path = Path(path)
     if not path.exists(): raise LTDartsError(f'no checkpoint at {path}: check the run folder')
-    return torch.load(path, map_location=map_location, weights_only=True)
+    try: return torch.load(path, map_location=map_location, weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as e:     # truncated, corrupt or not a checkpoint
+        raise LTDartsError(f'checkpoint {path} cannot be read ({type(e).__name__}): delete it to restart that run from scratch') from None
 
 def save_json(obj, path:str|Path, indent:int|None=2):
     "Write `obj` as JSON atomically."
     with atomic_write(path, 'w') as f: json.dump(obj, f, indent=indent)
     return Path(path)
+
+# %% ../nbs/00_core.ipynb #49d549f8
+class Config:
+    "Mixin for the dataclass configs: `to_dict`, `from_dict` (unknown keys are an error) and `diff`."
+    def to_dict(self) -> dict:
+        "The config as a plain dict (what `config.json` holds)."
+        return dataclasses.asdict(self)
+    @classmethod
+    def from_dict(cls, d:dict):
+        "Build a config from a dict; unknown keys are an error."
+        bad = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if bad: raise LTDartsError(f"unknown {cls.__name__} field(s): {', '.join(bad)}")
+        return cls(**d)
+    def diff(self, other) -> dict:
+        "Fields whose values differ: `{name: (self, other)}`."
+        a, b = self.to_dict(), other.to_dict()
+        return {k: (a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
 
 # %% ../nbs/00_core.ipynb #cb1f24c6
 def env_info(device:str|torch.device|None=None) -> dict:
