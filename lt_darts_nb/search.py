@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import (LTDartsError, get_device, seed_everything, save_checkpoint, load_checkpoint,
+from .core import (Config, LTDartsError, get_device, seed_everything, save_checkpoint, load_checkpoint,
                               save_json, atomic_write, env_info, in_test)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader)
@@ -34,7 +34,7 @@ __all__ = ['METHODS', 'SELECTION_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method',
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
-class SearchConfig:
+class SearchConfig(Config):
     "Every setting of one search (JSON-serialisable). Defaults are the DARTS search defaults."
     # data
     dataset:str='cifar10' # 'cifar10', 'cifar100', 'synthetic' (made by the package, no download) or 'folder:PATH' (your images)
@@ -101,18 +101,7 @@ class SearchConfig:
     collapse_min_entropy:float=0.0 # warn/stop when the normal cell's mean edge entropy falls below this (0 = off)
     collapse_action:str='warn' # 'warn' or 'stop' (stop the search early; the checkpoint and history are kept)
 
-    def to_dict(self) -> dict: return asdict(self)
-    @classmethod
-    def from_dict(cls, d:dict) -> 'SearchConfig':
-        "Build a config from a dict; unknown keys are an error."
-        names = {f.name for f in fields(cls)}
-        bad = sorted(set(d) - names)
-        if bad: raise LTDartsError(f"unknown SearchConfig field(s): {', '.join(bad)}")
-        return cls(**d)
-    def diff(self, other:'SearchConfig') -> dict:
-        "Fields whose values differ: `{name: (self, other)}`."
-        a, b = self.to_dict(), other.to_dict()
-        return {k: (a[k], b[k]) for k in a if a[k] != b[k]}
+
 
 # %% ../nbs/08_search.ipynb #cfa80c36
 class Method:
