@@ -29,6 +29,9 @@ extras = {
     'vision': ['torchvision>=0.19'],
     # the real-browser notebook test (tests/test_browser.py)
     'browser': ['playwright>=1.40'],
+    # optional cluster executors of lt_darts_sweep
+    'slurm': ['submitit>=1.5'],
+    'ray': ['ray>=2.9'],
 }
 console_scripts = cfg.get('console_scripts', '').split()
 

@@ -92,6 +92,7 @@ def collect_runs(root:str|Path, # folder to walk (recursively)
     for cfg in sorted(root.rglob('config.json')):
         d = cfg.parent
         if any(part.startswith('.') for part in d.relative_to(root).parts): continue
+        if 'method' not in (_read_json(cfg) or {}): continue      # not a search (a training run of a sweep, say)
         if (d/'history.jsonl').exists() and (row := run_row(d, root)) is not None: rows.append(row)
     return sorted(rows, key=_row_order)
 
@@ -297,7 +298,7 @@ def plot_genotypes(runs:dict, # {name: run folder, SearchResult, history or geno
     return fig
 
 # %% ../nbs/12_experiments.ipynb #55d61ef6
-GRID_COMMAND = 'bash results/run_grid.sh runs/grid "ce rs rw bbn bbn_alr" "100" "0" --device cuda'
+GRID_COMMAND = 'lt_darts_sweep --root results/cifar10_lt --methods ce,rs,rw,bbn,bbn_alr --ratios 100,50,10 --seeds 0,1,2 --device cuda --jobs auto --search_opts "step_mode=auto"'
 
 def run_map(rows:list[dict], # from `collect_runs`
             label='method', # a row key, or a function row -> name
