@@ -143,6 +143,22 @@ def test_widgets_have_static_images():
     assert not bad, "notebooks with an explorer widget but no stored image/png output:\n  " + "\n  ".join(bad)
 
 
+_MACHINE_PATH = re.compile(r"/tmp/tmp|/work/|/root/|/home/\w+/|\.venv/bin/")
+
+
+def test_stored_outputs_have_no_machine_paths():
+    "Stored outputs (what the docs show) never carry a path of the machine that ran them (temp folders, checkouts, venvs)."
+    bad = []
+    for nb in DOC_NBS:
+        for i, c in enumerate(_read(nb)["cells"]):
+            for o in c.get("outputs", []):
+                texts = [o.get("text", "")] + [v for k, v in (o.get("data") or {}).items() if k.startswith("text/")]
+                for t in texts:
+                    t = t if isinstance(t, str) else "".join(t)
+                    if (m := _MACHINE_PATH.search(t)): bad.append(f"{nb.name} cell {i}: ...{t[max(0, m.start() - 40):m.end() + 40]!r}")
+    assert not bad, "machine paths in stored outputs (rerun with a relative folder, or clean the output):\n  " + "\n  ".join(bad)
+
+
 # ---------------------------------------------------------------- e. chapters run in a fresh kernel
 _SKIP_FLAGS = {"slow", "gpu"}  # settings.ini tst_flags: skipped by nbdev_test
 
