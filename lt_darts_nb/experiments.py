@@ -16,7 +16,7 @@ from .search import METHODS, SearchResult, load_history, select_epoch
 # %% auto #0
 __all__ = ['FINAL_KEYS', 'CONFIG_KEYS', 'GRID_COMMAND', 'results_dir', 'run_row', 'collect_runs', 'write_fake_run', 'group_stats',
            'results_table', 'save_tables', 'as_history', 'as_genotype', 'plot_compare', 'alpha_trajectory',
-           'plot_alpha_trajectories', 'plot_genotypes', 'run_map', 'full_scale_report']
+           'plot_alpha_trajectories', 'plot_genotypes', 'run_map', 'full_scale_report', 'evaluation_tables']
 
 # %% ../nbs/12_experiments.ipynb #013175e5
 def results_dir(path:str|Path|None=None, # an explicit folder (returned as is)
@@ -335,7 +335,7 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
         print(f'GPU results have not been produced yet: no finished {dataset} run of {", ".join(methods)} under {where}'
               + (f' ({len(rows)} unfinished, shown below as progress, not results)' if rows else '') + '.\n'
               f'To produce them (one GPU; runs side by side, resumable), from the repository root:\n    {command}\n'
-              f'then copy the run folders (without checkpoint.pt) to {where}/cifar10_lt/ and re-run this cell.')
+              f'then commit the run folders it writes (checkpoint.pt is git-ignored) and re-run this cell.')
         if not rows: return None
     table = results_table(rows, by=by)
     runs = run_map(rows, label=label, imb_ratio=imb_ratio, seed=seed)
@@ -353,4 +353,23 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
                          'collapse counts of the selected genotype.\n\n' + table))
         for f in figs.values():
             if f is not None: display(f)
-    return dict(rows=rows, table=table, runs=runs, figs=figs, finished=len(done))
+    evals = evaluation_tables(root, methods=methods)
+    if show and evals:
+        from IPython.display import display, Markdown
+        for where_s, md in evals.items():
+            display(Markdown(f'Evaluation from scratch of the searched cells (`lt_darts_sweep`, `{where_s}`): balanced test accuracy of the '
+                             'trained network at its last epoch, mean ± std over seeds.\n\n' + md))
+    return dict(rows=rows, table=table, runs=runs, figs=figs, finished=len(done), evaluations=evals)
+
+def evaluation_tables(root:str|Path|None=None, # folder holding sweep roots (default: `results_dir()`)
+                      methods:tuple|None=None, # keep these methods (default: all)
+                     ) -> dict:
+    "`{sweep root: markdown table}` of every sweep under `root` with at least one finished evaluation (`sweep.sweep_table`)."
+    import os
+    from lt_darts_nb.sweep import collect_sweep, sweep_table    # the sweep reads run folders through this module
+    root, out = results_dir(root), {}
+    for f in sorted(root.rglob('sweep.json')) if root.is_dir() else []:
+        rows = [r for r in collect_sweep(f.parent) if methods is None or r['method'] in methods]
+        if any(r.get('train_test_acc') is not None for r in rows):
+            out[os.path.relpath(f.parent, root.parent) if root.is_absolute() else str(f.parent)] = sweep_table(rows)
+    return out
