@@ -5,7 +5,7 @@
 # %% ../nbs/08_search.ipynb #ab08a031
 from __future__ import annotations
 import json, math, time, random, shutil, warnings, dataclasses, contextlib
-from dataclasses import dataclass, field, asdict, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -100,8 +100,6 @@ class SearchConfig(Config):
     collapse_max_skip:int=0 # warn/stop when the normal cell has more skip connections than this (0 = off)
     collapse_min_entropy:float=0.0 # warn/stop when the normal cell's mean edge entropy falls below this (0 = off)
     collapse_action:str='warn' # 'warn' or 'stop' (stop the search early; the checkpoint and history are kept)
-
-
 
 # %% ../nbs/08_search.ipynb #cfa80c36
 class Method:

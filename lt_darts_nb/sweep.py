@@ -18,7 +18,7 @@ from .experiments import run_row
 
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES',
-           'CELL_COLUMNS', 'parse_list', 'field_defaults', 'parse_options', 'to_flags', 'has_command', 'SweepConfig',
+           'CELL_COLUMNS', 'parse_list', 'field_defaults', 'parse_options', 'to_flags', 'SweepConfig',
            'resolve_devices', 'resolve_jobs', 'make_sweep', 'stage_state', 'Cell', 'cell_commands', 'config_diff',
            'plan_sweep', 'error_line', 'run_cell', 'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep',
            'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table', 'save_sweep_tables', 'check_sweep',
@@ -150,12 +150,6 @@ TRAIN_RESERVED = {k: 'follows the search: set it in the search options (or --met
 TRAIN_RESERVED.update(device='is set per cell by the sweep: use --device', genotype="is set by the sweep (the cell's search)",
                       out='is set by the sweep (the cell folder): drop it', resume='is set by the sweep: drop it')
 EXECUTORS = ('local', 'submitit', 'ray')
-
-def has_command(name:str) -> bool:
-    "Whether `lt_darts_nb.cli` has the console command `name` (e.g. 'lt_darts_train')."
-    try: from lt_darts_nb import cli
-    except ImportError: return False
-    return callable(getattr(cli, name, None))
 
 @dataclass
 class SweepConfig(Config):
@@ -748,9 +742,6 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
                  verbose:bool=True, # print the plan, a line per finished cell, and the summary table
                 ) -> list[dict]:
     "Plan, run (skipping finished cells, resuming killed ones), collect and save the tables of a sweep; returns the rows."
-    if cfg.train and not dry_run and not has_command('lt_darts_train'):
-        raise LTDartsError('the evaluation stage needs the lt_darts_train command, which this version of lt_darts_nb lacks: '
-                           'pass --no-train (train=False) to run the searches only')
     if cfg.executor != 'local': _require(cfg.executor, cfg.executor)     # fail before anything is written
     local = cfg.executor == 'local'
     cells = plan_sweep(cfg)
@@ -763,7 +754,6 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
         for c in todo:
             print(f'# {c.name}')
             for _, argv in cell_commands(c): print(shlex.join(argv))
-        if cfg.train and not has_command('lt_darts_train'): print('note: lt_darts_nb.cli has no lt_darts_train yet: run with --no-train')
         return collect_sweep(cfg.root, cells)
     root = Path(cfg.root); root.mkdir(parents=True, exist_ok=True)
     with _root_lock(root):

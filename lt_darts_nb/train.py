@@ -5,7 +5,7 @@
 # %% ../nbs/13_train.ipynb #1469c3c0
 from __future__ import annotations
 import json, math, time, random
-from dataclasses import dataclass, asdict, fields
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 import numpy as np
