@@ -109,7 +109,8 @@ class Config:
     def diff(self, other) -> dict:
         "Fields whose values differ: `{name: (self, other)}`."
         a, b = self.to_dict(), other.to_dict()
-        return {k: (a.get(k), b.get(k)) for k in a.keys() | b.keys() if a.get(k) != b.get(k)}
+        keys = list(a) + [k for k in b if k not in a]          # field order, not a set's (stable messages and commands)
+        return {k: (a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)}
 
 # %% ../nbs/00_core.ipynb #cb1f24c6
 def env_info(device:str|torch.device|None=None) -> dict:
