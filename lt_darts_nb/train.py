@@ -20,6 +20,7 @@ from .genotypes import Genotype, genotype_to_dict, save_genotype, load_genotype
 from .networks import NetworkCIFAR, as_genotype, count_params
 from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
+from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, load_search_data, evaluate, load_history, _autocast, _prepare_run,
                                 _write_history, _np_state, _set_np_state, _loaders, _zip_batches)
 
@@ -75,6 +76,8 @@ class TrainConfig(Config):
     device:str='cpu' # 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'
     amp:str='' # '' (float32) or 'bf16' (autocast)
     channels_last:bool=False # channels-last memory format
+    step_mode:str='eager' # 'eager', 'compile' (torch.compile), 'graph' (CUDA graph, captured once per epoch) or 'auto' (graph on CUDA): see the step chapter
+    fused:bool=True # fused optimiser kernels where torch has them
     max_steps:int=0 # cap on steps per epoch (0 = a full pass over the training set)
     eval_every:int=1 # evaluate the test set every k epochs and after the last (0 = after the last only)
     eval_batch_size:int=512 # batch size of evaluation
@@ -97,7 +100,7 @@ class TrainConfig(Config):
 # fields a training run takes over from its search (`TrainConfig.from_search`)
 SHARED_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'data_root', 'synthetic_n_max', 'synthetic_size',
                  'synthetic_n_test', 'image_size', 'reweight', 'rw_beta', 'bbn_adaptor', 'bbn_branch_cells', 'bbn_infer_a',
-                 'deterministic', 'device', 'amp', 'channels_last')
+                 'deterministic', 'device', 'amp', 'channels_last', 'step_mode', 'fused')
 SEARCH_MODES = {'ce': 'ce', 'rs': 'rs', 'rw': 'rw', 'bbn': 'bbn', 'bbn_alr': 'bbn'}  # search method -> training mode
 
 # %% ../nbs/13_train.ipynb #53e95e0b
@@ -283,6 +286,7 @@ def _check_config(cfg:TrainConfig):
     if cfg.imb_ratio < 1: raise LTDartsError(f'imb_ratio must be >= 1 (got {cfg.imb_ratio})')
     get_adaptor(cfg.bbn_adaptor)
     _autocast(torch.device('cpu'), cfg.amp)   # validates amp
+    resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     lr_schedule(cfg)
 
 def _aux_side(side:int) -> int:
@@ -326,7 +330,6 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     if gfile.exists() and genotype_to_dict(load_genotype(gfile)) != genotype_to_dict(geno):
         raise LTDartsError(f'{out} trained another genotype ({gfile}): use the same genotype or another output folder')
     save_genotype(geno, gfile)
-    save_json(env_info(dev), out/'env.json')
 
     opt = torch.optim.SGD(model.parameters(), cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
     sched = lr_schedule(cfg)
@@ -342,7 +345,9 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
         history, start = list(ckpt['history']), ckpt['epoch'] + 1
         _write_history(out, history)              # drop records of the interrupted epoch, if any were written
         if verbose: print(f'resuming {out} at epoch {start}/{cfg.epochs}')
-    elif verbose:
+    step_fn = TrainStep(model, opt, mode.loss, cfg.grad_clip, cfg.amp, cfg.step_mode, cfg.fused)   # after loading: it configures opt
+    save_json(dict(env_info(dev), step_mode=step_fn.mode, step_fallback=step_fn.fallback), out/'env.json')
+    if verbose and ckpt is None:
         print(f'training {cfg.mode!r} on {data.name} (ratio {data.imb_ratio:g}, {len(data.y_train)} images): '
               f'{n_params / 1e6:.3f}M parameters, {steps} steps/epoch x {cfg.epochs} epochs on {dev}')
 
@@ -350,20 +355,15 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     for epoch in ebar:
         t0 = time.time()
         lr = float(sched(epoch, cfg.epochs))
-        for g in opt.param_groups: g['lr'] = lr
         model.drop_path_prob = drop_path_at(cfg, epoch)
         for l in loaders: l.set_epoch(epoch, cfg.epochs)
         model.train()
         stats = torch.zeros(3, device=dev)        # loss sum, correct, seen
         sbar = tqdm(zip(range(steps), _zip_batches(loaders)), total=steps, leave=False, disable=not progress, desc=f'epoch {epoch}')
         for step, batch in sbar:
-            opt.zero_grad(set_to_none=True)
-            with _autocast(dev, cfg.amp): loss, correct, n = mode.loss(model, batch, epoch)
-            loss.backward()
-            if cfg.grad_clip: nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-            opt.step()
+            loss, correct, n = step_fn(batch, lr, key=epoch)       # a graph per epoch: lr, drop-path and BBN's a are fixed within it
             with torch.no_grad():
-                stats += torch.stack([loss.detach().float() * n, correct.detach().float(), torch.tensor(float(n), device=dev)])
+                stats += torch.stack([loss * n, correct.detach().float(), torch.tensor(float(n), device=dev)])
             if on_step is not None: on_step(epoch, step, dict(loss=loss, lr=lr, model=model, batch=batch))
             if progress and step % 20 == 0: sbar.set_postfix(loss=f'{stats[0].item() / max(stats[2].item(), 1):.3f}')
         train_loss, train_acc = (stats[0] / stats[2]).item(), (stats[1] / stats[2]).item()
