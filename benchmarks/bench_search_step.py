@@ -79,49 +79,69 @@ class Package:
         with self.step._autocast(): return F.cross_entropy(self.model(b[0]), b[1])
 
 
-def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(doc:str, argv, batch:int, C:int, layers:int, extra=()):
+    "The options both step benchmarks take (`extra`: more `(flags, kwargs)` for `add_argument`); returns `(args, device)`."
+    ap = argparse.ArgumentParser(description=doc.split('\n\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('--device', default='cpu', help="'cpu', 'cuda', 'cuda:N' or 'auto'")
-    ap.add_argument('--batch', type=int, default=64)
+    ap.add_argument('--batch', type=int, default=batch)
     ap.add_argument('--steps', type=int, default=5, help='timed steps per variant')
     ap.add_argument('--warmup', type=int, default=5, help='untimed steps per variant first (graph mode captures after 3)')
-    ap.add_argument('--C', type=int, default=16, help='initial channels')
-    ap.add_argument('--layers', type=int, default=8, help='cells')
+    ap.add_argument('--C', type=int, default=C, help='initial channels')
+    ap.add_argument('--layers', type=int, default=layers, help='cells')
     ap.add_argument('--size', type=int, default=32, help='image height and width')
     ap.add_argument('--amp', action='store_true', help='include the bf16 lever on the CPU too')
     ap.add_argument('--compile', action='store_true', help='include torch.compile (minutes of compile time)')
     ap.add_argument('--json', default=None, help='also write the results to this JSON file')
+    for flags, kw in extra: ap.add_argument(*flags, **kw)
     args = ap.parse_args(argv)
     device = get_device(args.device)
     torch.backends.cudnn.benchmark = device.type == 'cuda'
+    return args, device
+
+
+def main(argv=None):
+    args, device = parse_args(__doc__, argv, batch=64, C=16, layers=8)
     cuda = device.type == 'cuda'
 
-    ladder, lev = [], dict(shared=False, channels_last=False, fused=False, amp='', mode='eager')
-    def add(name, **kw):
-        lev.update(kw); ladder.append((name, dict(lev)))
-    add('all levers off')
-    add('+ shared work', shared=True)
-    add('+ channels-last', channels_last=True)
-    add('+ fused optimisers', fused=True)
-    if cuda or args.amp: add('+ bf16 autocast', amp='bf16')
-    if cuda: add('+ CUDA graph', mode='graph')
-    if args.compile:
-        ladder.append(('+ torch.compile (instead of the graph)' if cuda else '+ torch.compile', dict(lev, mode='compile')))
+    ladder = lever_ladder(dict(shared=False, channels_last=False, fused=False, amp='', mode='eager'),
+                          [('+ shared work', dict(shared=True)), ('+ channels-last', dict(channels_last=True)),
+                           ('+ fused optimisers', dict(fused=True))], args, cuda)
     variants = [Straightforward(args, device)] + [Package(n, args, device, **kw) for n, kw in ladder]
     levers = {'straightforward': None, **{n: kw for n, kw in ladder}}
 
-    g = torch.Generator().manual_seed(1)
-    def batch(cl):
-        x = torch.randn(args.batch, 3, args.size, args.size, generator=g)
-        y = torch.randint(0, 10, (args.batch,), generator=g)
-        x = x.to(device)
-        if cl: x = x.contiguous(memory_format=torch.channels_last)
-        return x, y.to(device)
-    data = {cl: [(batch(cl), batch(cl)) for _ in range(4)] for cl in (False, True)}
+    data = random_batches(args, device, parts=2)   # (weight batch, validation batch)
 
     print(f'search step C={args.C} layers={args.layers} batch={args.batch} {args.size}x{args.size} on {device} '
           f'(torch {torch.__version__}, {torch.get_num_threads()} CPU threads), {args.warmup} warm-up + {args.steps} timed steps',
           flush=True)
+    return run_ladder(variants, levers, data, args, device, argv, __file__)
+
+
+def lever_ladder(off:dict, rungs:list, args, cuda:bool) -> list:
+    """`[(name, levers), ...]`: every lever off, then each rung of `rungs` switched on in turn (cumulative), then
+    bf16 (CUDA, or --amp), the CUDA graph (CUDA) and, with --compile, torch.compile instead of the graph."""
+    ladder, lev = [('all levers off', dict(off))], dict(off)
+    for name, kw in rungs + [('+ bf16 autocast', dict(amp='bf16'))] * (cuda or args.amp) + [('+ CUDA graph', dict(mode='graph'))] * cuda:
+        lev.update(kw); ladder.append((name, dict(lev)))
+    if args.compile:
+        ladder.append(('+ torch.compile (instead of the graph)' if cuda else '+ torch.compile', dict(lev, mode='compile')))
+    return ladder
+
+
+def random_batches(args, device, parts:int=1, n:int=4) -> dict:
+    "`{channels_last: [(batch, ...) * n]}`: random `(x, y)` batches of `args.batch` images, `parts` per step, in both layouts."
+    g = torch.Generator().manual_seed(1)
+    def batch(cl):
+        x = torch.randn(args.batch, 3, args.size, args.size, generator=g).to(device)
+        if cl: x = x.contiguous(memory_format=torch.channels_last)
+        return x, torch.randint(0, 10, (args.batch,), generator=g).to(device)
+    return {cl: [tuple(batch(cl) for _ in range(parts)) for _ in range(n)] for cl in (False, True)}
+
+
+def run_ladder(variants, levers, data, args, device, argv, script):
+    """Time `variants` interleaved (`args.warmup` untimed and `args.steps` timed calls each, on `data[channels_last][i % 4]`),
+    print the table (images/s, ms/step, ratio to the first variant, memory) and write `args.json`. Shared by the step benchmarks."""
+    cuda = device.type == 'cuda'
     times = {v.name: [] for v in variants}
     for i in range(args.warmup):
         for v in variants:
@@ -135,7 +155,7 @@ def main(argv=None):
             times[v.name].append(time.perf_counter() - t)
             if not cuda: release_host_memory()
 
-    rows, base = [], statistics.median(times['straightforward'])
+    rows, base = [], statistics.median(times[variants[0].name])
     for v in variants:
         med = statistics.median(times[v.name])
         if cuda:
@@ -154,10 +174,10 @@ def main(argv=None):
     for r in rows:
         print(f"{r['variant']:<40} {r['images_per_s']:8.1f} {r['median_s'] * 1e3:9.1f} {r['ratio']:6.2f}x  {r['memory']}"
               + (f"  (ran {r['mode']})" if r['levers'] and r['levers']['mode'] != r['mode'] else ''))
-    print(f"\npackage with every lever it can use on {device.type} vs straightforward: {rows[-1]['ratio']:.2f}x")
+    print(f"\npackage with every lever it can use on {device.type} vs {variants[0].name}: {rows[-1]['ratio']:.2f}x")
     if args.json:
         save_json(dict(args=vars(args), device=str(device), env=env_info(device), rows=rows,
-                       command='python ' + ' '.join([os.path.relpath(__file__)] + (argv if argv is not None else sys.argv[1:]))), args.json)
+                       command='python ' + ' '.join([os.path.relpath(script)] + (argv if argv is not None else sys.argv[1:]))), args.json)
     return rows
 
 
