@@ -1,0 +1,86 @@
+#!/usr/bin/env python
+"""Run a chapter's code cells as `nbdev_test` does, on a machine that has the package, torch and fastcore but not
+the notebook tool chain (nbdev, execnb, Jupyter): a bare GPU box, for instance.
+
+    python tests/run_cells.py nbs/07a_step.ipynb --flags gpu
+
+Cells run in order in one namespace, from the notebook's folder, with `IN_TEST=1` (as under `nbdev_test`).
+A cell is skipped when it has `#| eval: false`, or a flag of `tst_flags` (settings.ini) that was not asked for, or
+when it only calls `nbdev_export`. IPython magics (`%...`, `!...`) become `pass`. When nbdev is not installed its
+`show_doc` is replaced by a no-op. Exit status 1 at the first failing cell, with its traceback."""
+from __future__ import annotations
+import argparse, configparser, os, re, sys, time, traceback, types
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def tst_flags(root:Path=ROOT) -> set:
+    "The flags that `nbdev_test` skips unless asked (`tst_flags` in settings.ini)."
+    cp = configparser.ConfigParser(); cp.read(root/'settings.ini')
+    return set(cp.get('DEFAULT', 'tst_flags', fallback='').split())
+
+def directives(src:str) -> list:
+    "The words of a cell's `#|` lines."
+    return [w for line in src.splitlines() if (m := re.match(r'\s*#\|\s*(.*)', line)) for w in m.group(1).split()]
+
+def skip_reason(src:str, flags:set, all_flags:set) -> str:
+    "Why `nbdev_test --flags FLAGS` would not run this code cell ('' when it would)."
+    d = directives(src)
+    if 'eval:' in d and d[d.index('eval:') + 1:d.index('eval:') + 2] == ['false']: return 'eval: false'
+    off = [w for w in d if w in all_flags and w not in flags]
+    if off: return f'flag {off[0]}'
+    if 'nbdev_export()' in src and len([l for l in src.splitlines() if l.strip() and not l.lstrip().startswith('#')]) <= 1:
+        return 'export call'
+    return ''
+
+def to_python(src:str) -> str:
+    "A cell's source with IPython magics and shell escapes replaced by `pass`."
+    return '\n'.join(re.match(r'\s*', l).group(0) + 'pass' if l.lstrip().startswith(('%', '!')) else l for l in src.splitlines())
+
+def _stub_nbdev():
+    try: import nbdev.showdoc  # noqa: F401
+    except ImportError:
+        nb, sd = types.ModuleType('nbdev'), types.ModuleType('nbdev.showdoc')
+        sd.show_doc = lambda *a, **k: None; sd.__all__ = ['show_doc']
+        nb.showdoc, nb.nbdev_export = sd, lambda *a, **k: None
+        sys.modules.update({'nbdev': nb, 'nbdev.showdoc': sd})
+
+def run_notebook(path:str|Path, flags=(), verbose:bool=True) -> int:
+    "Run the cells of `path` that `nbdev_test --flags FLAGS` runs; returns the number of cells run."
+    import json
+    path = Path(path).resolve()
+    cells = [c for c in json.loads(path.read_text())['cells'] if c['cell_type'] == 'code']
+    flags, all_flags = set(flags), tst_flags()
+    _stub_nbdev()
+    os.environ['IN_TEST'] = '1'
+    cwd, ns, n = os.getcwd(), {'__name__': '__main__'}, 0
+    os.chdir(path.parent)
+    try:
+        for i, c in enumerate(cells):
+            src = ''.join(c['source'])
+            why = skip_reason(src, flags, all_flags)
+            if why:
+                if verbose: print(f'  cell {i}: skipped ({why})')
+                continue
+            t = time.time()
+            exec(compile(to_python(src), f'{path.name} [code cell {i}]', 'exec'), ns)
+            n += 1
+            if verbose: print(f'  cell {i}: ok ({time.time() - t:.1f} s)', flush=True)
+    finally: os.chdir(cwd)
+    return n
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    ap.add_argument('notebooks', nargs='+', help='notebooks to run')
+    ap.add_argument('--flags', default='', help="flags to run as well, space- or comma-separated (e.g. 'gpu')")
+    args = ap.parse_args(argv)
+    flags = set(re.split(r'[\s,]+', args.flags.strip())) - {''}
+    for nb in args.notebooks:
+        print(f'{nb} (flags: {" ".join(sorted(flags)) or "none"})', flush=True)
+        try: run_notebook(nb, flags)
+        except Exception:
+            traceback.print_exc(); print(f'FAIL: {nb}'); return 1
+        print(f'ok: {nb}')
+    return 0
+
+if __name__ == '__main__': sys.exit(main())
