@@ -4,7 +4,7 @@
 
 # %% ../nbs/11_cli.ipynb #82a928c3
 from __future__ import annotations
-import sys, json
+import argparse, sys, json
 from pathlib import Path
 from fastcore.script import call_parse
 from fastcore.meta import delegates
@@ -50,6 +50,17 @@ lt_darts_search = _console(lt_darts_search)
 # %% ../nbs/11_cli.ipynb #aa1791e1
 from .train import TrainConfig, train_genotype, plot_train
 
+_ARGV = None   # the options `cli_main` is running a command with (None: this process's command line)
+
+def _given(f, argv:list|None=None) -> set:
+    "Names of the options of command `f` that the command line `argv` (default: this process's) spells out, abbreviations and `--no-` forms included."
+    from fastcore.script import anno_parser
+    p = anno_parser(f)
+    for a in p._actions: a.default = argparse.SUPPRESS        # what is left in the namespace was given
+    try: ns, _ = p.parse_known_args(list(sys.argv[1:] if argv is None else argv))
+    except SystemExit: return set()                             # not this command's line (e.g. a Jupyter kernel's)
+    return set(vars(ns))
+
 def _is_search_run(path:str) -> bool:
     p = Path(path)
     return p.is_dir() and (p/'config.json').is_file() and 'method' in json.loads((p/'config.json').read_text())
@@ -63,8 +74,10 @@ def lt_darts_train(genotype:str='DARTS_V2', # a search run folder, a genotype JS
     "Train a genotype's evaluation network from scratch on a long-tailed set (all `TrainConfig` fields are options)."
     def go():
         if same_data and _is_search_run(genotype):
-            defaults = TrainConfig().to_dict()
-            cfg = TrainConfig.from_search(genotype, **{k: v for k, v in kwargs.items() if v != defaults.get(k)})
+            # an option overrides the search's setting when it is on the command line, even at its default value
+            # (`--device cpu` after a CUDA search), or when a Python caller passes a value other than the default
+            defaults, given = TrainConfig().to_dict(), _given(lt_darts_train.__wrapped__, _ARGV)
+            cfg = TrainConfig.from_search(genotype, **{k: v for k, v in kwargs.items() if k in given or v != defaults.get(k)})
         else: cfg = TrainConfig(**kwargs)
         res = train_genotype(genotype, cfg, out=out, resume=resume)
         plot_train(res.history, title=f'{cfg.mode} training on {cfg.dataset} (ratio {cfg.imb_ratio:g})', path=Path(out)/'train.png')
@@ -108,6 +121,9 @@ def cli_main(argv:list|None=None, # [COMMAND, OPTIONS...] (default: `sys.argv[1:
     f = fn.__wrapped__                                     # the function under `call_parse`
     args = vars(anno_parser(f, prog=name).parse_args(argv))
     args.pop('pdb', None); args.pop('xtra', None)
-    f(**args)
+    global _ARGV
+    _ARGV, prev = argv, _ARGV                              # which options were given (`lt_darts_train` reads it)
+    try: f(**args)
+    finally: _ARGV = prev
 
 if __name__ == '__main__' and '__file__' in globals(): cli_main()   # `python -m lt_darts_nb.cli [COMMAND] ...` (not in a notebook)
