@@ -115,6 +115,19 @@ class CapturedStep:
         warnings.warn(f'torch.compile failed ({type(e).__name__}: {msg}); the step runs eagerly')
         self.mode, self.fallback, self._compiled = 'eager', f'torch.compile failed: {type(e).__name__}', False
 
+    def update(self, opt:torch.optim.Optimizer, # the optimiser to step
+               params, # the parameters whose gradient norm is clipped
+               grad_clip:float, # gradient-norm clip (0: none)
+               compute, # `compute() -> (loss, *rest)`, run under this step's autocast
+              ) -> tuple:
+        "One gradient update (zero the gradients, loss, backward, clip, step): `(loss as a detached float tensor, *rest)`."
+        opt.zero_grad(set_to_none=True)
+        with self._autocast(): loss, *rest = compute()
+        loss.backward()
+        if grad_clip: nn.utils.clip_grad_norm_(params, grad_clip)
+        opt.step()
+        return (loss.detach().float(), *rest)
+
     def warm_key(self, key):
         "Keys that share a warm-up (default: each key warms up on its own)."
         return key
@@ -208,12 +221,8 @@ class SearchStep(CapturedStep):
         "The step itself (what eager mode runs and graph mode captures): `(loss, correct, n)`."
         if arch_on:
             with self._autocast(): self.architect.step(batch, val_batch, w_lr, self.w_opt, loss_fn=self.arch_loss)
-        self.w_opt.zero_grad(set_to_none=True)
-        with self._autocast(): loss, z, y = self.weight_loss(self.model, batch)
-        loss.backward()
-        if self.grad_clip: nn.utils.clip_grad_norm_(self.model.weights(), self.grad_clip)
-        self.w_opt.step()
-        return loss.detach().float(), (z.argmax(1) == y).sum(), y.shape[0]
+        loss, z, y = self.update(self.w_opt, self.model.weights(), self.grad_clip, lambda: self.weight_loss(self.model, batch))
+        return loss, (z.argmax(1) == y).sum(), y.shape[0]
 
     def __call__(self, batch:tuple, # the weight batch `(x, y, ...)`
                  val_batch:tuple|None, # the architecture (validation) batch
@@ -250,12 +259,7 @@ class TrainStep(CapturedStep):
 
     def body(self, batch, key):
         "The step itself: `(loss, correct, n)`."
-        self.opt.zero_grad(set_to_none=True)
-        with self._autocast(): loss, correct, n = self.loss(self.model, batch, key)
-        loss.backward()
-        if self.grad_clip: nn.utils.clip_grad_norm_(self.model.parameters(), self.grad_clip)
-        self.opt.step()
-        return loss.detach().float(), correct, n
+        return self.update(self.opt, self.model.parameters(), self.grad_clip, lambda: self.loss(self.model, batch, key))
 
     def __call__(self, batch:tuple, # the batch, a tuple of tensors
                  lr:float, # the learning rate of this step

@@ -9,7 +9,7 @@ A cell is skipped when it has `#| eval: false`, or a flag of `tst_flags` (settin
 when it only calls `nbdev_export`. IPython magics (`%...`, `!...`) become `pass`. When nbdev is not installed its
 `show_doc` is replaced by a no-op. Exit status 1 at the first failing cell, with its traceback."""
 from __future__ import annotations
-import argparse, configparser, os, re, sys, time, traceback, types
+import argparse, configparser, json, os, re, sys, time, traceback, types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +47,6 @@ def _stub_nbdev():
 
 def run_notebook(path:str|Path, flags=(), verbose:bool=True) -> int:
     "Run the cells of `path` that `nbdev_test --flags FLAGS` runs; returns the number of cells run."
-    import json
     path = Path(path).resolve()
     cells = [c for c in json.loads(path.read_text())['cells'] if c['cell_type'] == 'code']
     flags, all_flags = set(flags), tst_flags()
