@@ -16,11 +16,11 @@ from .sampling import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, S
 
 # %% auto #0
 __all__ = ['PROFILES', 'DATASETS', 'FOLDER_PREFIX', 'GROUPS', 'IMAGE_EXTENSIONS', 'lt_counts', 'lt_indices', 'dataset_name',
-           'load_cifar', 'LTDataset', 'synthetic_lt', 'make_lt', 'search_split', 'default_group_mode', 'class_groups',
-           'group_mean', 'explore_lt', 'plot_lt', 'lt_explorer', 'image_folder_files', 'image_folder_lt',
-           'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD', 'BBN_CIFAR_MEAN', 'BBN_CIFAR_STD',
-           'SAMPLERS', 'sampler_kind', 'class_probs', 'class_index', 'sample_indices', 'LTSampler', 'class_weights',
-           'drw_weights', 'augment_batch', 'DeviceLoader', 'plot_sampler_frequencies', 'show_batch']
+           'load_cifar', 'LTDataset', 'synthetic_lt', 'make_lt', 'pack_lt', 'search_split', 'default_group_mode',
+           'class_groups', 'group_mean', 'explore_lt', 'plot_lt', 'lt_explorer', 'image_folder_files',
+           'image_folder_lt', 'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD', 'BBN_CIFAR_MEAN',
+           'BBN_CIFAR_STD', 'SAMPLERS', 'sampler_kind', 'class_probs', 'class_index', 'sample_indices', 'LTSampler',
+           'class_weights', 'drw_weights', 'augment_batch', 'DeviceLoader', 'plot_sampler_frequencies', 'show_batch']
 
 # %% ../nbs/01_data.ipynb #774c4022
 _all_ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD', 'BBN_CIFAR_MEAN', 'BBN_CIFAR_STD',
@@ -126,26 +126,38 @@ def _read_pickles(folder:Path, spec:dict, train:bool):
     x = np.ascontiguousarray(np.concatenate(xs).transpose(0, 2, 3, 1))
     return x, np.concatenate(ys).astype(np.int64), names
 
+def _zip_index(pos:dict, # class name -> original indices of its images, in order
+               member:str, # a zip member's name
+               split:str, # 'train' or 'test'
+              ) -> int|None:
+    "Original index of zip member `split/<class>/NNNN.jpg` (NNNN: rank within its class), or None for other members."
+    parts = member.split('/')
+    if len(parts) != 3 or parts[0] != split or not parts[2].endswith('.jpg'): return None
+    return int(pos[parts[1]][int(parts[2][:-4])])
+
 def _decode_jpeg_copy(folder:Path, train:bool, verbose:bool=True):
+    "`(x, y, names, seconds, present)`: `present` marks the images of a packed copy (`pack_lt`), None for a full one."
     from PIL import Image
     split = 'train' if train else 'test'
     with np.load(folder/'labels.npz') as lab:
         y = lab[f'y_{split}'].astype(np.int64); names = [str(s) for s in lab['class_names']]
+        packed = lab['train_present'] if train and 'train_present' in lab.files else None
     pos = {n: np.flatnonzero(y == c) for c, n in enumerate(names)}
     x = np.zeros((len(y), 32, 32, 3), np.uint8); seen = np.zeros(len(y), bool)
+    want = np.ones(len(y), bool)
+    if packed is not None: want[:] = False; want[packed] = True
     t0 = time.time()
-    if verbose: print(f'decoding {len(y):,} JPEGs from {folder/(split + ".zip")} (once; the arrays are cached)')
+    if verbose: print(f'decoding {int(want.sum()):,} JPEGs from {folder/(split + ".zip")} (once; the arrays are cached)')
     with zipfile.ZipFile(folder/f'{split}.zip') as z:
         for info in z.infolist():
-            parts = info.filename.split('/')
-            if len(parts) != 3 or parts[0] != split or not parts[2].endswith('.jpg'): continue
-            i = pos[parts[1]][int(parts[2][:-4])]
+            i = _zip_index(pos, info.filename, split)
+            if i is None: continue
             with Image.open(io.BytesIO(z.read(info)), formats=('JPEG',)) as im:
                 x[i] = np.asarray(im if im.mode == 'RGB' else im.convert('RGB'))
             seen[i] = True
-    if not seen.all():
-        raise LTDartsError(f'{folder/(split + ".zip")} lacks {int((~seen).sum())} of {len(y)} images: copy the dataset again')
-    return x, y, names, time.time() - t0
+    if (want & ~seen).any():
+        raise LTDartsError(f'{folder/(split + ".zip")} lacks {int((want & ~seen).sum())} of {int(want.sum())} images: copy the dataset again')
+    return x, y, names, time.time() - t0, (None if packed is None else want)
 
 def _jpeg_cached(folder:Path, root:Path, key:str, train:bool, verbose:bool=True):
     split = 'train' if train else 'test'
@@ -153,19 +165,22 @@ def _jpeg_cached(folder:Path, root:Path, key:str, train:bool, verbose:bool=True)
     for d in _cache_dirs(root):
         if (d/fname).exists():
             try:
-                with np.load(d/fname) as z: return z['x'], z['y'].astype(np.int64), [str(s) for s in z['class_names']], d/fname
+                with np.load(d/fname) as z:
+                    return (z['x'], z['y'].astype(np.int64), [str(s) for s in z['class_names']], d/fname,
+                            z['present'] if 'present' in z.files else None)
             except Exception as e: warnings.warn(f'ignoring unreadable cache {d/fname}: {e}')
-    x, y, names, dt = _decode_jpeg_copy(folder, train, verbose)
+    x, y, names, dt, present = _decode_jpeg_copy(folder, train, verbose)
+    extra = {} if present is None else dict(present=present)
     for d in _cache_dirs(root):
         if not _can_create(d): continue
         try:
             d.mkdir(parents=True, exist_ok=True)
-            with atomic_write(d/fname) as f: np.savez(f, x=x, y=y, class_names=np.array(names))
+            with atomic_write(d/fname) as f: np.savez(f, x=x, y=y, class_names=np.array(names), **extra)
             mask = os.umask(0); os.umask(mask); os.chmod(d/fname, 0o666 & ~mask)   # mkstemp made it 0600
             if verbose: print(f'decoded in {dt:.1f} s; cached to {d/fname}')
-            return x, y, names, d/fname
+            return x, y, names, d/fname, present
         except OSError: continue
-    return x, y, names, None
+    return x, y, names, None, present
 
 def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
                root:str|Path|None=None, # data folder (default: `data_root()`)
@@ -173,6 +188,7 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
                download:bool=False, # download with torchvision when no local copy is found
                return_info:bool=False, # also return a dict (class_names, source, path)
                verbose:bool=True, # print a line when decoding JPEGs
+               partial:bool=False, # accept a packed copy (`pack_lt`): its absent images are zeros, `info['present']` marks the rest
               ):
     "uint8 images (N,32,32,3) and int64 labels in the original CIFAR order, from the first source found under `root`."
     key = dataset_name(name)
@@ -186,8 +202,12 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
             break
     jpeg = root/key
     if info is None and all((jpeg/f).exists() for f in ('labels.npz', 'train.zip' if train else 'test.zip')):
-        x, y, names, cache = _jpeg_cached(jpeg, root, key, train, verbose)
-        info = dict(class_names=names, source=f"{spec['title']} (JPEG q75 copy)", path=str(jpeg), cache=str(cache) if cache else None)
+        x, y, names, cache, present = _jpeg_cached(jpeg, root, key, train, verbose)
+        if present is not None and not partial:
+            raise LTDartsError(f'{jpeg} is a packed copy (pack_lt) with {int(present.sum()):,} of {len(y):,} training images: '
+                               f'make_lt reads it; for the whole set point LT_DARTS_DATA at the full copy (or pass partial=True)')
+        info = dict(class_names=names, source=f"{spec['title']} (JPEG q75 copy)", path=str(jpeg), cache=str(cache) if cache else None,
+                    present=present)
     if info is None and download:
         try: import torchvision
         except Exception as e: raise LTDartsError(f'download=True needs a working torchvision ({type(e).__name__}): install it, or set LT_DARTS_DATA to a folder with {key}/ or {spec["folder"]}/') from e
@@ -331,12 +351,67 @@ def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:
         n_max, C = kwargs.pop('n_max', 500), kwargs.pop('n_classes', 10)
         return synthetic_lt(lt_counts(n_max, C, imb_ratio, profile), seed=seed, imb_ratio=imb_ratio, profile=profile, **kwargs)
     if kwargs: raise LTDartsError(f'make_lt({key!r}) got unexpected options {sorted(kwargs)}: they apply to synthetic data only')
-    x, y, info = load_cifar(key, root, True, download, return_info=True)
+    x, y, info = load_cifar(key, root, True, download, return_info=True, partial=True)
     xt, yt = load_cifar(key, root, False, download)
     C = _CIFAR[key]['n_classes']
     idx = lt_indices(y, imb_ratio, profile=profile, seed=seed)
+    present = info.get('present')
+    if present is not None and not present[idx].all():
+        raise LTDartsError(f"{info['path']} is a packed copy that lacks {int((~present[idx]).sum()):,} images of the ratio-{imb_ratio:g} "
+                           f"subset ({profile}, seed {seed}): pack one for it (lt_darts_pack --ratios {imb_ratio:g} --seeds {seed}) "
+                           f"or point LT_DARTS_DATA at the full copy")
     return LTDataset(key, x[idx], y[idx], xt, yt, lt_counts(len(y) // C, C, imb_ratio, profile), info['class_names'],
                      float(imb_ratio), profile, _CIFAR[key]['mean'], _CIFAR[key]['std'], info['source'], seed, idx)
+
+# %% ../nbs/01_data.ipynb #834baf4d
+def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothing is overwritten)
+            imb_ratios=(100,), # the imbalance ratios the packed copy must serve
+            seeds=(0,), # the subset draws (`lt_seed`) it must serve
+            profiles=('exp',), # the profiles it must serve
+            name:str='cifar10', # 'cifar10' or 'cifar100'
+            root:str|Path|None=None, # the folder holding the offline JPEG copy `<name>/` (default `data_root()`)
+            verbose:bool=True, # print what was written
+           ) -> Path:
+    """Write `out/<name>/{train.zip, test.zip, labels.npz}`: the offline JPEG copy with the whole test set and only the
+    training images of the long-tailed subsets asked for, copied byte for byte. Returns the new folder."""
+    import shutil, tempfile, json
+    key = dataset_name(name)
+    if key not in _CIFAR: raise LTDartsError(f"pack_lt packs 'cifar10' or 'cifar100', not {name!r}")
+    src = data_root(root)/key
+    if not all((src/f).is_file() for f in ('labels.npz', 'train.zip', 'test.zip')):
+        raise LTDartsError(f'pack_lt copies the offline JPEG copy, and {src} has no labels.npz + train.zip + test.zip: '
+                           f'set LT_DARTS_DATA (or root) to the folder that contains {key}/')
+    dest = Path(out).expanduser()/key
+    if dest.exists(): raise LTDartsError(f'{dest} already exists: remove it or pack into another folder')
+    with np.load(src/'labels.npz') as lab: labels = {k: lab[k] for k in lab.files}
+    y = labels['y_train'].astype(np.int64); names = [str(s) for s in labels['class_names']]
+    asked = [(float(r), str(p), int(s)) for r in imb_ratios for p in profiles for s in seeds]
+    if not asked: raise LTDartsError('pack_lt needs at least one ratio, profile and seed')
+    keep = np.unique(np.concatenate([lt_indices(y, r, profile=p, seed=s) for r, p, s in asked]))
+    if 'train_present' in labels and not np.isin(keep, labels['train_present']).all():   # packing a packed copy
+        raise LTDartsError(f'{src} is a packed copy that lacks images of these subsets: pack from the full copy')
+    want = np.zeros(len(y), bool); want[keep] = True
+    pos = {n: np.flatnonzero(y == c) for c, n in enumerate(names)}
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f'.{key}-packing-', dir=dest.parent))
+    try:
+        found = 0
+        with zipfile.ZipFile(src/'train.zip') as zi, zipfile.ZipFile(tmp/'train.zip', 'w') as zo:
+            for info in zi.infolist():
+                i = _zip_index(pos, info.filename, 'train')
+                if i is not None and want[i]: zo.writestr(info, zi.read(info)); found += 1   # same bytes, same compression
+        if found != len(keep): raise LTDartsError(f'{src/"train.zip"} lacks {len(keep) - found} of the images asked for: copy the dataset again')
+        shutil.copyfile(src/'test.zip', tmp/'test.zip')
+        packed_for = json.dumps([dict(imb_ratio=r, profile=p, seed=s) for r, p, s in asked])
+        np.savez(tmp/'labels.npz', **{**labels, 'train_present': keep.astype(np.int32), 'packed_for': np.array(packed_for)})
+        mask = os.umask(0); os.umask(mask); os.chmod(tmp, 0o777 & ~mask)   # mkdtemp made it 0700
+        tmp.rename(dest)                                   # all or nothing
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True); raise
+    if verbose:
+        mb = sum(f.stat().st_size for f in dest.iterdir()) / 2**20
+        print(f'packed {len(keep):,} of {len(y):,} training images (+ the test set) into {dest}: {mb:.1f} MiB')
+    return dest
 
 # %% ../nbs/01_data.ipynb #c44b4962
 def search_split(targets, # labels of the (long-tailed) training set
