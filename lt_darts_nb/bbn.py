@@ -146,6 +146,14 @@ class BilateralSearchNetwork(nn.Module):
     def naive(self) -> bool: return self.net.naive
     @naive.setter
     def naive(self, value:bool): self.net.naive = value
+    @property
+    def batch_edges(self) -> bool:
+        "Whether every cell, trunk and both branches, batches its edges (`search_space.forward_batched`)."
+        return self.net.batch_edges and all(c.batch_edges for c in self.branch_r)
+    @batch_edges.setter
+    def batch_edges(self, value:bool):
+        self.net.batch_edges = value
+        for c in self.branch_r: c.batch_edges = bool(value)
 
     # --- the SearchNetwork interface ---
     def arch_parameters(self) -> list:
@@ -195,6 +203,7 @@ class BilateralSearchNetwork(nn.Module):
         "A fresh network of the same shape, device and dtype, with a copy of the same alphas (new random weights)."
         m = BilateralSearchNetwork(**self.config, criterion=self.criterion, naive=self.naive, primitives=self.primitives)
         m = m.to(device=self.alphas_normal.device, dtype=self.alphas_normal.dtype).train(self.training)
+        m.batch_edges = self.batch_edges
         with torch.no_grad():
             for a_new, a in zip(m.arch_parameters(), self.arch_parameters()): a_new.copy_(a)
         return m

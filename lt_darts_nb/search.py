@@ -89,6 +89,7 @@ class SearchConfig(Config):
     device:str='cpu' # 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'
     amp:str='' # '' (float32) or 'bf16' (autocast)
     channels_last:bool=False # channels-last memory format
+    batch_edges:bool=False # run each candidate once on all edges leaving a state (fewer, larger kernels: a GPU lever; search-space chapter)
     step_mode:str='eager' # 'eager', 'compile' (torch.compile), 'graph' (CUDA graph; first order) or 'auto' (graph on CUDA): see the step chapter
     fused:bool=True # fused optimiser kernels where torch has them
     max_steps:int=0 # cap on steps per epoch (0 = a full pass over the weight half)
@@ -121,7 +122,9 @@ class Method:
     def build_model(self, n_classes:int) -> nn.Module:
         "The supernet to search."
         c = self.cfg
-        return SearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier)
+        m = SearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier)
+        m.batch_edges = c.batch_edges
+        return m
     def forward(self, model, batch, epoch:float|None=None):
         "`(loss, logits, targets)` of a weight batch `(x, y)` at `epoch` (None: the time of the last `set_time`)."
         x, y = batch
@@ -162,8 +165,10 @@ class BBNMethod(Method):
         raise LTDartsError(f"unknown bbn_arch_batch {self.cfg.bbn_arch_batch!r}: use 'mixed' or 'instance'")
     def build_model(self, n_classes:int) -> nn.Module:
         c = self.cfg
-        return BilateralSearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier,
-                                      branch_cells=c.bbn_branch_cells)
+        m = BilateralSearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier,
+                                   branch_cells=c.bbn_branch_cells)
+        m.batch_edges = c.batch_edges
+        return m
     def __init__(self, cfg, counts, device):
         super().__init__(cfg, counts, device)
         self.a, self._a_value = torch.zeros((), device=device), None   # a(t) on the device: a captured step reads it
@@ -504,7 +509,8 @@ def _print_cost(cfg, method, model, dev, steps, size, n=2):
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
     dt = (time.time() - t) / n
     mem = f', peak memory {torch.cuda.max_memory_allocated(dev) / 2**30:.2f} GiB' if dev.type == 'cuda' else ''
-    prec = f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '') + f', step {st.mode}'
+    prec = (f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '')
+            + (', batched edges' if cfg.batch_edges else '') + f', step {st.mode}')
     print(f'estimated {dt * steps:.1f} s/epoch ({steps} steps x {dt * 1000:.0f} ms), {dt * steps * cfg.epochs / 60:.1f} min for {cfg.epochs} epochs on {dev} ({prec}){mem}')
     del m, opt, arch, st
 

@@ -13,7 +13,8 @@ from .ops import OPS, ReLUConvBN, FactorizedReduce
 from .genotypes import PRIMITIVES, Genotype
 
 # %% auto #0
-__all__ = ['MixedOp', 'SearchCell', 'run_cells', 'SearchNetwork', 'derive_genotype', 'edge_labels', 'plot_alphas']
+__all__ = ['MixedOp', 'SearchCell', 'run_cells', 'SearchNetwork', 'derive_genotype', 'edge_labels', 'plot_alphas',
+           'forward_batched']
 
 # %% ../nbs/03_search_space.ipynb #6eb3aa35
 def _candidate(name:str, C:int, stride:int) -> nn.Module:
@@ -98,6 +99,7 @@ def _follow_bn_update(b0, old:tuple|None, x:torch.Tensor, bns):
 
 class SearchCell(nn.Module):
     "A DARTS search cell: two preprocessed inputs, `steps` intermediate nodes fed by mixed edges, concatenated outputs."
+    batch_edges = False  # run each candidate once on all edges leaving a state (`forward_batched`, below)
     def __init__(self, steps:int, # intermediate nodes
                  multiplier:int, # how many of the last intermediate nodes are concatenated into the output
                  C_prev_prev:int, # channels of the input from two cells back
@@ -123,6 +125,7 @@ class SearchCell(nn.Module):
                 naive:bool=False, # the literal reference loop
                ) -> torch.Tensor:
         "The cell's output: the last `multiplier` nodes concatenated along channels."
+        if self.batch_edges and not naive: return forward_batched(self, s0, s1, weights)
         s0, s1 = self.preprocess0(s0), self.preprocess1(s1)
         states = [s0, s1]
         if naive:
@@ -229,6 +232,14 @@ class SearchNetwork(nn.Module):
             self.__dict__['criterion'] = nn.CrossEntropyLoss() if value is None else value
         else: super().__setattr__(name, value)
 
+    @property
+    def batch_edges(self) -> bool:
+        "Whether the cells batch the edges leaving each state (`forward_batched`); set it to switch every cell."
+        return all(c.batch_edges for c in self.cells)
+    @batch_edges.setter
+    def batch_edges(self, value:bool):
+        for c in self.cells: c.batch_edges = bool(value)
+
     def arch_parameters(self) -> list:
         "The architecture parameters `[alphas_normal, alphas_reduce]`."
         return [self.alphas_normal, self.alphas_reduce]
@@ -283,6 +294,7 @@ class SearchNetwork(nn.Module):
         m = SearchNetwork(**self.config, criterion=self.criterion, naive=self.naive, primitives=self.primitives,
                           memory_format=self.memory_format)
         m = m.to(device=self.alphas_normal.device, dtype=self.alphas_normal.dtype).train(self.training)
+        m.batch_edges = self.batch_edges
         with torch.no_grad():
             for a_new, a in zip(m.arch_parameters(), self.arch_parameters()): a_new.copy_(a)
         return m
@@ -351,3 +363,87 @@ def plot_alphas(alphas, # a `SearchNetwork` or a dict(normal=..., reduce=...) of
     fig.colorbar(im, ax=axs, shrink=0.8, label='softmax(α)')
     if title: fig.suptitle(title)
     return fig
+
+# %% ../nbs/03_search_space.ipynb #374a4d2f
+def _batchable(op:nn.Module) -> bool:
+    "A candidate whose block is a ReLU followed by convolutions, ReLUs and batch norms (`SepConv`, `DilConv`, `ReLUConvBN`)."
+    seq = getattr(op, 'op', None)
+    return (getattr(op, 'preact', False) and isinstance(seq, nn.Sequential) and len(seq) > 1 and isinstance(seq[0], nn.ReLU)
+            and all(isinstance(m, (nn.ReLU, nn.Conv2d, nn.BatchNorm2d)) for m in seq))
+
+def _copy_all(dst:list, src:list):
+    "Copy each of `src` into the tensor of `dst` at the same position (one multi-tensor kernel where torch has it)."
+    if hasattr(torch, '_foreach_copy_'): torch._foreach_copy_(dst, src)
+    else:
+        for d, s in zip(dst, src): d.copy_(s)
+
+def _batched_conv(x:torch.Tensor, convs) -> torch.Tensor:
+    "The same convolution of `len(convs)` edges on their inputs side by side along the channels: one grouped convolution."
+    c0, n = convs[0], len(convs)
+    w = torch.cat([c.weight for c in convs]) if n > 1 else c0.weight
+    b = None if c0.bias is None else torch.cat([c.bias for c in convs]) if n > 1 else c0.bias
+    return F.conv2d(x, w, b, c0.stride, c0.padding, c0.dilation, c0.groups * n)
+
+def _batched_bn(x:torch.Tensor, bns) -> torch.Tensor:
+    "The batch norms of `len(bns)` edges on their channels side by side: one batch norm; running statistics written back."
+    b0, n = bns[0], len(bns)
+    if n == 1: return b0(x)
+    alike = all((b.eps, b.momentum, b.affine, b.training, b.track_running_stats) ==
+                (b0.eps, b0.momentum, b0.affine, b0.training, b0.track_running_stats) for b in bns)
+    stats = b0.running_mean is not None
+    if not alike or (b0.training and stats and b0.momentum is None):          # cumulative averages: edge by edge
+        return torch.cat([bn(c) for bn, c in zip(bns, x.chunk(n, 1))], 1)
+    w = torch.cat([b.weight for b in bns]) if b0.affine else None
+    bias = torch.cat([b.bias for b in bns]) if b0.affine else None
+    rm = torch.cat([b.running_mean for b in bns]) if stats else None
+    rv = torch.cat([b.running_var for b in bns]) if stats else None
+    y = F.batch_norm(x, rm, rv, w, bias, b0.training or not stats, b0.momentum or 0.0, b0.eps)
+    if b0.training and stats:                                                 # as nn.BatchNorm2d.forward updates them
+        with torch.no_grad():
+            _copy_all([b.running_mean for b in bns] + [b.running_var for b in bns], [*rm.chunk(n), *rv.chunk(n)])
+            torch._foreach_add_([b.num_batches_tracked for b in bns], 1)
+    return y
+
+def _run_batched(ops:list, x:torch.Tensor) -> torch.Tensor:
+    "One batchable candidate of several edges on `x`, their ReLU'd inputs side by side along the channels."
+    for layer in list(zip(*(list(op.op) for op in ops)))[1:]:                # the leading ReLU is already applied
+        m0 = layer[0]
+        if isinstance(m0, nn.ReLU): x = F.relu(x)
+        elif isinstance(m0, nn.Conv2d): x = _batched_conv(x, layer)
+        else: x = _batched_bn(x, layer)
+    return x
+
+def forward_batched(cell:SearchCell, # the cell (its parameters and buffers are used as they are)
+                    s0:torch.Tensor, # output of the cell two back
+                    s1:torch.Tensor, # output of the previous cell
+                    weights:torch.Tensor, # softmax(alpha), shape (n_edges, n_ops)
+                   ) -> torch.Tensor:
+    "`SearchCell.forward` with each candidate run once on all the edges leaving a state; the same function, fewer kernels."
+    s0, s1 = cell.preprocess0(s0), cell.preprocess1(s1)
+    states, node_in, pools = [s0, s1], [None] * cell.steps, {}
+    weights = weights.to(s1.dtype)
+    for j in range(cell.steps + 1):                      # state j feeds nodes max(0, j-1) .. steps-1
+        h, nodes = states[j], list(range(max(0, j - 1), cell.steps))
+        n, rows = len(nodes), [_edge_index(i, j) for i in nodes]
+        wj, acc, rep = weights[rows], None, None
+        for k, name in enumerate(cell.primitives):
+            if name == 'none': continue
+            ops = [cell._ops[e]._ops[k] for e in rows]
+            if _batchable(ops[0]):
+                if rep is None:
+                    r = F.relu(h)
+                    rep = torch.cat([r] * n, 1) if n > 1 else r  # n copies side by side (keeps the memory format)
+                y = _run_batched(ops, rep).unflatten(1, (n, -1))
+            else:
+                ys = ([cell._shared_pool(j, k, h, pools)[i] for i in nodes] if 'pool' in name else [op(h) for op in ops])
+                y = ys[0].unsqueeze(1) if all(t is ys[0] for t in ys) else torch.stack(ys, 1)   # shared: broadcast
+            w = wj[:, k].reshape(1, n, 1, 1, 1)
+            acc = y * w if acc is None else acc.addcmul_(y, w)
+        if acc is not None:
+            for slot, i in enumerate(nodes):
+                node_in[i] = acc[:, slot] if node_in[i] is None else node_in[i] + acc[:, slot]
+        if j >= 1:                                       # node j-1 has all its inputs now
+            i = j - 1
+            if node_in[i] is None: node_in[i] = cell._ops[_edge_index(i, 0)](states[0], weights[_edge_index(i, 0)])
+            states.append(node_in[i])
+    return torch.cat(states[-cell.multiplier:], dim=1)
