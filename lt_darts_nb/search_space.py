@@ -425,7 +425,7 @@ def forward_batched(cell:SearchCell, # the cell (its parameters and buffers are 
     for j in range(cell.steps + 1):                      # state j feeds nodes max(0, j-1) .. steps-1
         h, nodes = states[j], list(range(max(0, j - 1), cell.steps))
         n, rows = len(nodes), [_edge_index(i, j) for i in nodes]
-        wj, acc, rep = weights[rows], None, None
+        wj, acc, rep = torch.stack([weights[e] for e in rows]), None, None   # views and one stack: no host-to-device copy (CUDA graphs)
         for k, name in enumerate(cell.primitives):
             if name == 'none': continue
             ops = [cell._ops[e]._ops[k] for e in rows]
