@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #473e9dcf
 from __future__ import annotations
-import os, io, stat, time, pickle, zipfile, hashlib, warnings
+import os, io, stat, time, json, shutil, pickle, zipfile, hashlib, tempfile, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -111,6 +111,11 @@ def _can_create(d:Path) -> bool:
 def _cache_dirs(root:Path) -> list[Path]:
     return [root/'lt_darts_cache', default_data_root()/'cache']
 
+def _umask() -> int:
+    "This process's file-creation mask (reading it means setting it, so it is set back at once)."
+    mask = os.umask(0); os.umask(mask)
+    return mask
+
 def _fingerprint(*files) -> str:
     h = hashlib.sha1()
     for f in files:
@@ -176,7 +181,7 @@ def _jpeg_cached(folder:Path, root:Path, key:str, train:bool, verbose:bool=True)
         try:
             d.mkdir(parents=True, exist_ok=True)
             with atomic_write(d/fname) as f: np.savez(f, x=x, y=y, class_names=np.array(names), **extra)
-            mask = os.umask(0); os.umask(mask); os.chmod(d/fname, 0o666 & ~mask)   # mkstemp made it 0600
+            os.chmod(d/fname, 0o666 & ~_umask())                                # mkstemp made it 0600
             if verbose: print(f'decoded in {dt:.1f} s; cached to {d/fname}')
             return x, y, names, d/fname, present
         except OSError: continue
@@ -374,7 +379,6 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
            ) -> Path:
     """Write `out/<name>/{train.zip, test.zip, labels.npz}`: the offline JPEG copy with the whole test set and only the
     training images of the long-tailed subsets asked for, copied byte for byte. Returns the new folder."""
-    import shutil, tempfile, json
     key = dataset_name(name)
     if key not in _CIFAR: raise LTDartsError(f"pack_lt packs 'cifar10' or 'cifar100', not {name!r}")
     src = data_root(root)/key
@@ -404,7 +408,7 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
         shutil.copyfile(src/'test.zip', tmp/'test.zip')
         packed_for = json.dumps([dict(imb_ratio=r, profile=p, seed=s) for r, p, s in asked])
         np.savez(tmp/'labels.npz', **{**labels, 'train_present': keep.astype(np.int32), 'packed_for': np.array(packed_for)})
-        mask = os.umask(0); os.umask(mask); os.chmod(tmp, 0o777 & ~mask)   # mkdtemp made it 0700
+        os.chmod(tmp, 0o777 & ~_umask())                   # mkdtemp made it 0700
         tmp.rename(dest)                                   # all or nothing
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True); raise
@@ -604,7 +608,7 @@ def _folder_images(root:Path, files, size:int, cache:bool, cache_root, verbose:b
         try:
             d.mkdir(parents=True, exist_ok=True)
             with atomic_write(d/fname) as f: np.savez(f, x=x)
-            mask = os.umask(0); os.umask(mask); os.chmod(d/fname, 0o666 & ~mask)
+            os.chmod(d/fname, 0o666 & ~_umask())
             if verbose: print(f'decoded {len(files):,} images in {time.time() - t0:.1f} s; cached to {d/fname}')
             return x, d/fname
         except OSError: continue
