@@ -96,7 +96,8 @@ def save_json(obj, path:str|Path, indent:int|None=2):
 
 # %% ../nbs/00_core.ipynb #49d549f8
 class Config:
-    "Mixin for the dataclass configs: `to_dict`, `from_dict` (unknown keys are an error) and `diff`."
+    "Mixin for the dataclass configs: `to_dict`, `from_dict` (unknown keys are an error), `diff`, and the `EXEC_FIELDS` a resumed run may change."
+    EXEC_FIELDS = () # names of the fields that set how a run executes, not what it computes
     def to_dict(self) -> dict:
         "The config as a plain dict (what `config.json` holds)."
         return dataclasses.asdict(self)

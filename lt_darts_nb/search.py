@@ -36,6 +36,8 @@ __all__ = ['METHODS', 'SELECTION_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method',
 @dataclass
 class SearchConfig(Config):
     "Every setting of one search (JSON-serialisable). Defaults are the DARTS search defaults."
+    # how the search executes, not what it computes: a resumed run may change these (see "Run folders" below)
+    EXEC_FIELDS = ('batch_edges', 'step_mode', 'fused', 'eval_batch_size')
     # data
     dataset:str='cifar10' # 'cifar10', 'cifar100', 'synthetic' (made by the package, no download) or 'folder:PATH' (your images)
     imb_ratio:float=100.0 # imbalance ratio n_max / n_min of the training set
@@ -277,24 +279,43 @@ class SearchResult:
     history:list # one dict per epoch
     def __repr__(self): return f'SearchResult(out={str(self.out)!r}, selected_epoch={self.selected_epoch}, genotype={self.genotype})'
 
-def _prepare_run(out:Path, cfg, resume:bool):
-    "Check the run folder for a config with `to_dict`/`from_dict`/`diff` (`SearchConfig`, `TrainConfig`); return the checkpoint to resume from (or None)."
+def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
+    """Check the run folder for a config with `to_dict`/`from_dict`/`diff` and `EXEC_FIELDS` (`SearchConfig`,
+    `TrainConfig`); return `(checkpoint, changed)`: the checkpoint to resume from (or None) and the execution fields
+    the resume changes, `{field: [saved, now]}` (`_log_session` saves them once the run goes on)."""
     cfg_file = out/'config.json'
     if cfg_file.exists():
         if not resume:
             raise LTDartsError(f'{out} already holds a run: pass resume=True (--resume) to continue it, or choose another output folder')
         saved = type(cfg).from_dict(json.loads(cfg_file.read_text()))
         d = saved.diff(cfg)
-        if d:
-            what = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, a, b in ((k, *v) for k, v in d.items()))
-            raise LTDartsError(f'cannot resume {out} with a different config ({what}): use the saved settings or another output folder')
+        fixed = {k: v for k, v in d.items() if k not in cfg.EXEC_FIELDS}
+        if fixed:
+            what = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, a, b in ((k, *v) for k, v in fixed.items()))
+            raise LTDartsError(f'cannot resume {out} with a different config ({what}): use the saved settings or another output '
+                               f'folder (a resume may change only {", ".join(cfg.EXEC_FIELDS)})')
         ck = out/'checkpoint.pt'
-        return load_checkpoint(ck) if ck.exists() else None
+        return (load_checkpoint(ck) if ck.exists() else None), {k: list(v) for k, v in d.items()}
     if out.exists() and any(p for p in out.iterdir() if not p.name.startswith('.')):
         raise LTDartsError(f'{out} exists and is not an lt_darts_nb run folder: choose another output folder')
     out.mkdir(parents=True, exist_ok=True)
     save_json(cfg.to_dict(), cfg_file)
-    return None
+    return None, {}
+
+def _log_session(out:Path, cfg, dev, step, start:int, changed:dict):
+    """Record one start or resume of a run, once every check has passed and the checkpoint has loaded: `config.json`
+    (rewritten when a resume `changed` execution fields), `env.json` (replaced) and a line of `sessions.jsonl` (appended)."""
+    if changed: save_json(cfg.to_dict(), out/'config.json')
+    env = dict(env_info(dev), step_mode=step.mode, step_fallback=step.fallback)
+    save_json(env, out/'env.json')
+    rec = dict(started=time.strftime('%Y-%m-%dT%H:%M:%S%z'), start_epoch=start, changed=changed, **env)
+    p = out/'sessions.jsonl'
+    old = p.read_text() if p.exists() else ''
+    with atomic_write(p, 'w') as f: f.write(old + json.dumps(rec) + '\n')
+
+def _resume_note(out:Path, start:int, epochs:int, changed:dict) -> str:
+    now = ', '.join(f'{k}={b!r} (was {a!r})' for k, (a, b) in changed.items())
+    return f'resuming {out} at epoch {start}/{epochs}' + (f' with {now}' if now else '')
 
 def _np_state(): s = np.random.get_state(); return [s[0], s[1].tolist(), int(s[2]), int(s[3]), float(s[4])]
 def _set_np_state(s): np.random.set_state((s[0], np.array(s[1], dtype=np.uint32), s[2], s[3], s[4]))
@@ -361,7 +382,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     out = Path(out)
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)               # data errors come before the run folder is created
-    ckpt = _prepare_run(out, cfg, resume)
+    ckpt, changed = _prepare_run(out, cfg, resume)
     seed_everything(cfg.seed, cfg.deterministic)
     save_json(env_info(dev), out/'env.json')
 
@@ -399,10 +420,10 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         torch.set_rng_state(ckpt['torch_rng']); _set_np_state(ckpt['np_rng']); random.setstate(tuple(ckpt['py_rng']))
         history, start = list(ckpt['history']), ckpt['epoch'] + 1
         _write_history(out, history)           # drop records of the interrupted epoch, if any were written
-        if verbose: print(f'resuming {out} at epoch {start}/{cfg.epochs}')
+        if verbose: print(_resume_note(out, start, cfg.epochs, changed))
     elif verbose and start < cfg.epochs: _print_cost(cfg, method, model, dev, steps, data.x_train.shape[1])
     step_fn = _search_step(cfg, method, model, w_opt, architect)       # after loading: it configures the optimisers
-    save_json(dict(env_info(dev), step_mode=step_fn.mode, step_fallback=step_fn.fallback), out/'env.json')
+    _log_session(out, cfg, dev, step_fn, start, changed)
 
     ebar = tqdm(range(start, cfg.epochs), desc=f'search {cfg.method}', disable=not progress, initial=start, total=cfg.epochs)
     for epoch in ebar:

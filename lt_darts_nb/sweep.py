@@ -316,14 +316,16 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         dev = cfg.devices[i % len(cfg.devices)]
         sopts = {**cfg.search_opts, 'method': m, 'imb_ratio': float(r), 'seed': int(s)}
         saved = _read_json(d/'search'/'config.json')
-        if saved is not None and (diff := config_diff(saved, sopts, sdef)): stale.append((d/'search', diff))
+        if saved is not None and (diff := config_diff(saved, sopts, sdef, ('device', *SearchConfig.EXEC_FIELDS))):
+            stale.append((d/'search', diff))
         sdev = saved.get('device', dev) if saved else dev          # a resumed (or finished) run keeps its device
         targs = None
         if cfg.train:       # the evaluation follows its search: TrainConfig.from_search, every shared field spelled out
             tc = TrainConfig.from_search(SearchConfig(**sopts, device=sdev), seed=int(s), **cfg.train_opts)
             topts = {**{k: getattr(tc, k) for k in ('mode', *SHARED_FIELDS, 'seed')}, **cfg.train_opts}
             tsaved = _read_json(d/'train'/'config.json')
-            if tsaved is not None and (diff := config_diff(tsaved, topts, tdef)): stale.append((d/'train', diff))
+            if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, ('device', *TrainConfig.EXEC_FIELDS))):
+                stale.append((d/'train', diff))
             targs = to_flags({**topts, 'device': tsaved.get('device', sdev) if tsaved else sdev}, tdef)
         cells.append(Cell(m, float(r), int(s), str(d), sdev, to_flags({**sopts, 'device': sdev}, sdef), targs))
     if stale:

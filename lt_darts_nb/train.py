@@ -22,7 +22,7 @@ from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, load_search_data, evaluate, load_history, _autocast, _prepare_run,
-                                _write_history, _np_state, _set_np_state, _loaders, _zip_batches)
+                                _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches)
 
 # %% auto #0
 __all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'SEARCH_MODES', 'TRAIN_MODES', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode',
@@ -35,6 +35,8 @@ BBN_LR_SCHEDULE = 'warmup(step_freeze(0.1, 120, 0.001) * step_freeze(1.0, 160, 0
 @dataclass
 class TrainConfig(Config):
     "Every setting of one training run from scratch (JSON-serialisable). Defaults: DARTS' evaluation recipe, 200 epochs, on CIFAR-10-LT."
+    # how the run executes, not what it computes: a resumed run may change these (the search chapter's run folders)
+    EXEC_FIELDS = ('step_mode', 'fused', 'eval_batch_size')
     # data (the search's fields: `TrainConfig.from_search` copies them)
     dataset:str='cifar10' # 'cifar10', 'cifar100', 'synthetic' (made by the package, no download) or 'folder:PATH' (your images)
     imb_ratio:float=100.0 # imbalance ratio n_max / n_min of the training set
@@ -325,7 +327,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     model = mode.build_model(n_classes, geno).to(dev)
     if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
     model.generator = torch.Generator(device=dev).manual_seed(cfg.seed)   # drop-path masks: own, saved stream
-    ckpt = _prepare_run(out, cfg, resume)
+    ckpt, changed = _prepare_run(out, cfg, resume)
     gfile = out/'genotype.json'
     if gfile.exists() and genotype_to_dict(load_genotype(gfile)) != genotype_to_dict(geno):
         raise LTDartsError(f'{out} trained another genotype ({gfile}): use the same genotype or another output folder')
@@ -344,9 +346,9 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
         torch.set_rng_state(ckpt['torch_rng']); _set_np_state(ckpt['np_rng']); random.setstate(tuple(ckpt['py_rng']))
         history, start = list(ckpt['history']), ckpt['epoch'] + 1
         _write_history(out, history)              # drop records of the interrupted epoch, if any were written
-        if verbose: print(f'resuming {out} at epoch {start}/{cfg.epochs}')
+        if verbose: print(_resume_note(out, start, cfg.epochs, changed))
     step_fn = TrainStep(model, opt, mode.loss, cfg.grad_clip, cfg.amp, cfg.step_mode, cfg.fused)   # after loading: it configures opt
-    save_json(dict(env_info(dev), step_mode=step_fn.mode, step_fallback=step_fn.fallback), out/'env.json')
+    _log_session(out, cfg, dev, step_fn, start, changed)
     if verbose and ckpt is None:
         print(f'training {cfg.mode!r} on {data.name} (ratio {data.imb_ratio:g}, {len(data.y_train)} images): '
               f'{n_params / 1e6:.3f}M parameters, {steps} steps/epoch x {cfg.epochs} epochs on {dev}')
