@@ -90,12 +90,14 @@ def _follow_bn_update(b0, old:tuple|None, x:torch.Tensor, bns):
     if not bns: return
     if old is None or b0.momentum is None or any(bn.momentum != b0.momentum for bn in bns):
         return _update_running_stats(x, bns)
-    keep = 1.0 - b0.momentum
-    for bn in bns:
-        # (1-m)*r + m*stat = new0 + (1-m)*(r - old0): exactly b0's new value when r == old0 (the usual case)
-        bn.num_batches_tracked.add_(1)
-        bn.running_mean.copy_(torch.add(b0.running_mean, bn.running_mean - old[0], alpha=keep))
-        bn.running_var.copy_(torch.add(b0.running_var, bn.running_var - old[1], alpha=keep))
+    # (1-m)*r + m*stat = (r - old0)*(1-m) + new0: exactly b0's new value when r == old0 (the usual case);
+    # multi-tensor kernels, a few for all the batch norms rather than a few each
+    torch._foreach_add_([bn.num_batches_tracked for bn in bns], 1)
+    for stats, before, now in (([bn.running_mean for bn in bns], old[0], b0.running_mean),
+                               ([bn.running_var for bn in bns], old[1], b0.running_var)):
+        torch._foreach_sub_(stats, [before] * len(stats))
+        torch._foreach_mul_(stats, 1.0 - b0.momentum)
+        torch._foreach_add_(stats, [now] * len(stats))
 
 class SearchCell(nn.Module):
     "A DARTS search cell: two preprocessed inputs, `steps` intermediate nodes fed by mixed edges, concatenated outputs."
@@ -161,7 +163,8 @@ class SearchCell(nn.Module):
         bns = [s[1] for s in seqs]
         if _batch_stats_shareable(bns):
             b0 = bns[0]
-            old = (b0.running_mean.clone(), b0.running_var.clone()) if b0.training and b0.track_running_stats else None
+            follow = len(bns) > 1 and b0.training and b0.track_running_stats
+            old = (b0.running_mean.clone(), b0.running_var.clone()) if follow else None
             out = b0(p)                                      # batch statistics; updates b0's running statistics
             _follow_bn_update(b0, old, p, bns[1:])           # the same update for the other edges' batch norms
             cache[(j, k)] = {i: out for i in nodes}
@@ -421,11 +424,11 @@ def forward_batched(cell:SearchCell, # the cell (its parameters and buffers are 
     "`SearchCell.forward` with each candidate run once on all the edges leaving a state; the same function, fewer kernels."
     s0, s1 = cell.preprocess0(s0), cell.preprocess1(s1)
     states, node_in, pools = [s0, s1], [None] * cell.steps, {}
-    weights = weights.to(s1.dtype)
+    W = weights.to(s1.dtype).unbind(0)                   # views; unbind/stack (not per-row indexing) keeps the backward to one kernel
     for j in range(cell.steps + 1):                      # state j feeds nodes max(0, j-1) .. steps-1
         h, nodes = states[j], list(range(max(0, j - 1), cell.steps))
         n, rows = len(nodes), [_edge_index(i, j) for i in nodes]
-        wj, acc, rep = torch.stack([weights[e] for e in rows]), None, None   # views and one stack: no host-to-device copy (CUDA graphs)
+        wj, acc, rep = torch.stack([W[e] for e in rows]).unbind(1), None, None   # no tensor from host data (CUDA graphs)
         for k, name in enumerate(cell.primitives):
             if name == 'none': continue
             ops = [cell._ops[e]._ops[k] for e in rows]
@@ -437,13 +440,13 @@ def forward_batched(cell:SearchCell, # the cell (its parameters and buffers are 
             else:
                 ys = ([cell._shared_pool(j, k, h, pools)[i] for i in nodes] if 'pool' in name else [op(h) for op in ops])
                 y = ys[0].unsqueeze(1) if all(t is ys[0] for t in ys) else torch.stack(ys, 1)   # shared: broadcast
-            w = wj[:, k].reshape(1, n, 1, 1, 1)
+            w = wj[k].reshape(1, n, 1, 1, 1)
             acc = y * w if acc is None else acc.addcmul_(y, w)
         if acc is not None:
-            for slot, i in enumerate(nodes):
-                node_in[i] = acc[:, slot] if node_in[i] is None else node_in[i] + acc[:, slot]
+            for i, part in zip(nodes, acc.unbind(1)):
+                node_in[i] = part if node_in[i] is None else node_in[i] + part
         if j >= 1:                                       # node j-1 has all its inputs now
             i = j - 1
-            if node_in[i] is None: node_in[i] = cell._ops[_edge_index(i, 0)](states[0], weights[_edge_index(i, 0)])
+            if node_in[i] is None: node_in[i] = cell._ops[_edge_index(i, 0)](states[0], W[_edge_index(i, 0)])
             states.append(node_in[i])
     return torch.cat(states[-cell.multiplier:], dim=1)
