@@ -14,8 +14,8 @@ so each row shows what one lever adds:
     + fused optimisers   torch's fused SGD and Adam kernels
     + bf16 autocast      (CUDA by default; --amp on the CPU)
     + CUDA graph         the whole step captured once and replayed (CUDA)
-    + batched edges      each candidate run once on all edges leaving a state (`SearchNetwork.batch_edges`): fewer,
-                         larger kernels
+    + batched edges      each candidate run once on all edges leaving the states ready together
+                         (`SearchNetwork.batch_edges`): fewer, larger kernels
     + torch.compile      (only with --compile: compiling takes minutes)
 
 Variants run interleaved (one step of each in turn) so that load changes hit all alike; the median step time counts.

@@ -91,7 +91,7 @@ class SearchConfig(Config):
     device:str='cpu' # 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'
     amp:str='' # '' (float32) or 'bf16' (autocast)
     channels_last:bool=False # channels-last memory format
-    batch_edges:bool=False # run each candidate once on all edges leaving a state (fewer, larger kernels: a GPU lever; search-space chapter)
+    batch_edges:bool=False # run each candidate once on all edges leaving the states that are ready together (fewer, larger kernels: a GPU lever; search-space chapter)
     step_mode:str='eager' # 'eager', 'compile' (torch.compile), 'graph' (CUDA graph; first order) or 'auto' (graph on CUDA): see the step chapter
     fused:bool=True # fused optimiser kernels where torch has them
     max_steps:int=0 # cap on steps per epoch (0 = a full pass over the weight half)

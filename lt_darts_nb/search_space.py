@@ -101,7 +101,7 @@ def _follow_bn_update(b0, old:tuple|None, x:torch.Tensor, bns):
 
 class SearchCell(nn.Module):
     "A DARTS search cell: two preprocessed inputs, `steps` intermediate nodes fed by mixed edges, concatenated outputs."
-    batch_edges = False  # run each candidate once on all edges leaving a state (`forward_batched`, below)
+    batch_edges = False  # run each candidate once on all edges leaving the states that are ready together (`forward_batched`, below)
     def __init__(self, steps:int, # intermediate nodes
                  multiplier:int, # how many of the last intermediate nodes are concatenated into the output
                  C_prev_prev:int, # channels of the input from two cells back
@@ -416,37 +416,48 @@ def _run_batched(ops:list, x:torch.Tensor) -> torch.Tensor:
         else: x = _batched_bn(x, layer)
     return x
 
+def _mix(y:torch.Tensor, w:torch.Tensor, acc:torch.Tensor|None) -> torch.Tensor:
+    "`acc + y * w` for outputs `y` of shape (N, edges, C, H, W) and one mixing weight per edge (`acc` None: `y * w`)."
+    w = w.reshape(1, -1, 1, 1, 1)
+    return y * w if acc is None else acc.addcmul_(y, w)
+
 def forward_batched(cell:SearchCell, # the cell (its parameters and buffers are used as they are)
                     s0:torch.Tensor, # output of the cell two back
                     s1:torch.Tensor, # output of the previous cell
                     weights:torch.Tensor, # softmax(alpha), shape (n_edges, n_ops)
                    ) -> torch.Tensor:
-    "`SearchCell.forward` with each candidate run once on all the edges leaving a state; the same function, fewer kernels."
+    """`SearchCell.forward` with each candidate run once on all the edges leaving the states that are ready together
+    (the two inputs, then each node in turn); the same function, fewer kernels."""
     s0, s1 = cell.preprocess0(s0), cell.preprocess1(s1)
-    states, node_in, pools = [s0, s1], [None] * cell.steps, {}
-    W = weights.to(s1.dtype).unbind(0)                   # views; unbind/stack (not per-row indexing) keeps the backward to one kernel
-    for j in range(cell.steps + 1):                      # state j feeds nodes max(0, j-1) .. steps-1
-        h, nodes = states[j], list(range(max(0, j - 1), cell.steps))
-        n, rows = len(nodes), [_edge_index(i, j) for i in nodes]
-        wj, acc, rep = torch.stack([W[e] for e in rows]).unbind(1), None, None   # no tensor from host data (CUDA graphs)
+    states, node_in, pools, relus = [s0, s1], [None] * cell.steps, {}, {}
+    W = weights.to(s1.dtype).unbind(0)                   # views; unbind, stack and split (not indexing): few backward
+    stacked = lambda rows: torch.stack([W[e] for e in rows]).unbind(1)    # kernels, no tensor from host data (CUDA graphs)
+    fed = lambda j: range(max(0, j - 1), cell.steps)     # the nodes that state j feeds
+    def add(nodes, acc):
+        for i, part in zip(nodes, acc.unbind(1)): node_in[i] = part if node_in[i] is None else node_in[i] + part
+    for wave in [(0, 1)] + [(j,) for j in range(2, cell.steps + 1)]:
+        edges = [(i, j) for j in wave for i in fed(j)]
+        rows, sizes = [_edge_index(i, j) for i, j in edges], [len(fed(j)) for j in wave]
+        wv, acc, rep = stacked(rows), None, None         # wv[k]: candidate k's weight on each of the wave's edges
+        accs = [None] * len(wave)
         for k, name in enumerate(cell.primitives):
-            if name == 'none': continue
             ops = [cell._ops[e]._ops[k] for e in rows]
-            if _batchable(ops[0]):
+            if name == 'none': continue
+            if _batchable(ops[0]):                       # ReLU-conv-BN candidates: one block for all the wave's edges
                 if rep is None:
-                    r = F.relu(h)
-                    rep = torch.cat([r] * n, 1) if n > 1 else r  # n copies side by side (keeps the memory format)
-                y = _run_batched(ops, rep).unflatten(1, (n, -1))
-            else:
-                ys = ([cell._shared_pool(j, k, h, pools)[i] for i in nodes] if 'pool' in name else [op(h) for op in ops])
-                y = ys[0].unsqueeze(1) if all(t is ys[0] for t in ys) else torch.stack(ys, 1)   # shared: broadcast
-            w = wj[k].reshape(1, n, 1, 1, 1)
-            acc = y * w if acc is None else acc.addcmul_(y, w)
-        if acc is not None:
-            for i, part in zip(nodes, acc.unbind(1)):
-                node_in[i] = part if node_in[i] is None else node_in[i] + part
-        if j >= 1:                                       # node j-1 has all its inputs now
-            i = j - 1
-            if node_in[i] is None: node_in[i] = cell._ops[_edge_index(i, 0)](states[0], W[_edge_index(i, 0)])
-            states.append(node_in[i])
+                    rs = [relus[j] if j in relus else relus.setdefault(j, F.relu(states[j])) for _, j in edges]
+                    rep = torch.cat(rs, 1) if len(rs) > 1 else rs[0]     # side by side (keeps the memory format)
+                acc = _mix(_run_batched(ops, rep).unflatten(1, (len(rows), -1)), wv[k], acc)
+                continue
+            wk = wv[k].split(sizes) if len(wave) > 1 else (wv[k],)
+            for p, j in enumerate(wave):                 # the others state by state (pools and skips: one result, broadcast)
+                nodes = list(fed(j))
+                ys = [cell._shared_pool(j, k, states[j], pools)[i] for i in nodes] if 'pool' in name else [cell._ops[_edge_index(i, j)]._ops[k](states[j]) for i in nodes]
+                accs[p] = _mix(ys[0].unsqueeze(1) if all(t is ys[0] for t in ys) else torch.stack(ys, 1), wk[p], accs[p])
+        if acc is not None: add([i for i, _ in edges], acc)
+        for j, a in zip(wave, accs):
+            if a is not None: add(list(fed(j)), a)
+        i = wave[-1] - 1                                 # the node whose inputs are all in now
+        if node_in[i] is None: node_in[i] = cell._ops[_edge_index(i, 0)](states[0], W[_edge_index(i, 0)])
+        states.append(node_in[i])
     return torch.cat(states[-cell.multiplier:], dim=1)
