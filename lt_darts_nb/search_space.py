@@ -429,7 +429,7 @@ def forward_batched(cell:SearchCell, # the cell (its parameters and buffers are 
     """`SearchCell.forward` with each candidate run once on all the edges leaving the states that are ready together
     (the two inputs, then each node in turn); the same function, fewer kernels."""
     s0, s1 = cell.preprocess0(s0), cell.preprocess1(s1)
-    states, node_in, pools, relus = [s0, s1], [None] * cell.steps, {}, {}
+    states, node_in, pools = [s0, s1], [None] * cell.steps, {}
     W = weights.to(s1.dtype).unbind(0)                   # views; unbind, stack and split (not indexing): few backward
     stacked = lambda rows: torch.stack([W[e] for e in rows]).unbind(1)    # kernels, no tensor from host data (CUDA graphs)
     fed = lambda j: range(max(0, j - 1), cell.steps)     # the nodes that state j feeds
@@ -444,15 +444,16 @@ def forward_batched(cell:SearchCell, # the cell (its parameters and buffers are 
             ops = [cell._ops[e]._ops[k] for e in rows]
             if name == 'none': continue
             if _batchable(ops[0]):                       # ReLU-conv-BN candidates: one block for all the wave's edges
-                if rep is None:
-                    rs = [relus[j] if j in relus else relus.setdefault(j, F.relu(states[j])) for _, j in edges]
-                    rep = torch.cat(rs, 1) if len(rs) > 1 else rs[0]     # side by side (keeps the memory format)
+                if rep is None:                          # ReLU(h_j) once per state, a copy per edge side by side
+                    r = {j: F.relu(states[j]) for j in wave}
+                    rep = torch.cat([r[j] for _, j in edges], 1) if len(edges) > 1 else r[wave[0]]   # (keeps the memory format)
                 acc = _mix(_run_batched(ops, rep).unflatten(1, (len(rows), -1)), wv[k], acc)
                 continue
             wk = wv[k].split(sizes) if len(wave) > 1 else (wv[k],)
             for p, j in enumerate(wave):                 # the others state by state (pools and skips: one result, broadcast)
                 nodes = list(fed(j))
-                ys = [cell._shared_pool(j, k, states[j], pools)[i] for i in nodes] if 'pool' in name else [cell._ops[_edge_index(i, j)]._ops[k](states[j]) for i in nodes]
+                ys = ([cell._shared_pool(j, k, states[j], pools)[i] for i in nodes] if 'pool' in name
+                      else [cell._ops[_edge_index(i, j)]._ops[k](states[j]) for i in nodes])
                 accs[p] = _mix(ys[0].unsqueeze(1) if all(t is ys[0] for t in ys) else torch.stack(ys, 1), wk[p], accs[p])
         if acc is not None: add([i for i, _ in edges], acc)
         for j, a in zip(wave, accs):
