@@ -4,8 +4,8 @@
 
 # %% ../nbs/08_search.ipynb #ab08a031
 from __future__ import annotations
-import json, math, time, random, shutil, warnings, dataclasses, contextlib
-from dataclasses import dataclass, field
+import json, math, time, random, warnings, dataclasses, contextlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 import numpy as np
@@ -18,7 +18,7 @@ from .core import (Config, LTDartsError, get_device, seed_everything, save_check
                               save_json, atomic_write, env_info, in_test)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader)
-from .genotypes import genotype_to_dict, genotype_from_dict, save_genotype, n_skip, n_param_free
+from .genotypes import genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode
@@ -384,7 +384,6 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     data = load_search_data(cfg)               # data errors come before the run folder is created
     ckpt, changed = _prepare_run(out, cfg, resume)
     seed_everything(cfg.seed, cfg.deterministic)
-    save_json(env_info(dev), out/'env.json')
 
     # data: DARTS split of the long-tailed training set; balanced test set for reporting only
     n_classes = len(data.counts)

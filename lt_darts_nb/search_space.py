@@ -4,7 +4,6 @@
 
 # %% ../nbs/03_search_space.ipynb #dffc6068
 from __future__ import annotations
-import copy
 import torch
 from torch import nn
 import torch.nn.functional as F

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib, warnings
 import torch
 import torch.nn as nn
-import torch.nn.functional as F
 from .core import LTDartsError
 
 # %% auto #0
@@ -71,6 +70,12 @@ def resolve_step_mode(mode:str, # 'eager', 'compile', 'graph' or 'auto'
     return mode, ''
 
 # %% ../nbs/07a_step.ipynb #97cbb831
+def _outside_graph(body, parts):
+    "`body(*parts)` run eagerly by a graph-mode step, without torch's warning that its capturable optimisers run outside a graph."
+    with warnings.catch_warnings():
+        warnings.filterwarnings('ignore', message='This instance was constructed with capturable=True')
+        return body(*parts)
+
 class CapturedStep:
     """What every training step of the package shares: the mode it runs in (`resolve_step_mode`), the optimisers it
     configures, bf16 autocast, and `run`, which executes a step body eagerly, compiled, or captured in a CUDA graph
@@ -159,9 +164,7 @@ class CapturedStep:
             static, out, graph = g
             sflat = tuple(t for p in static if p is not None for t in p)
             if len(sflat) != len(flat) or any(s.shape != t.shape or s.dtype != t.dtype for s, t in zip(sflat, flat)):
-                with warnings.catch_warnings():                            # another shape: eager, this step only
-                    warnings.filterwarnings('ignore', message='This instance was constructed with capturable=True')
-                    return body(*parts)
+                return _outside_graph(body, parts)                         # another shape: eager, this step only
             for s, t in zip(sflat, flat): s.copy_(t)
             graph.replay()
             return out
@@ -169,9 +172,7 @@ class CapturedStep:
         if self._warm.get(wk, 0) < self.warmup:                           # warm-up: real steps on a side stream
             side = torch.cuda.Stream(self.device)
             side.wait_stream(torch.cuda.current_stream(self.device))
-            with torch.cuda.stream(side), warnings.catch_warnings():
-                warnings.filterwarnings('ignore', message='This instance was constructed with capturable=True')
-                out = body(*parts)
+            with torch.cuda.stream(side): out = _outside_graph(body, parts)
             torch.cuda.current_stream(self.device).wait_stream(side)
             self._warm[wk] = self._warm.get(wk, 0) + 1
             return out

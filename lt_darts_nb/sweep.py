@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, sys, csv, io, json, math, time, shlex, signal, platform, difflib, importlib, itertools, statistics, subprocess
 import re, threading, warnings, contextlib
 from concurrent.futures import ThreadPoolExecutor, as_completed
-from dataclasses import dataclass, field, asdict, fields, MISSING
+from dataclasses import dataclass, field, fields, MISSING
 from pathlib import Path
 from fastcore.meta import delegates
 

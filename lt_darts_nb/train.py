@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import Config, LTDartsError, get_device, seed_everything, save_checkpoint, save_json, env_info, in_test, atomic_write
+from .core import Config, LTDartsError, get_device, seed_everything, save_checkpoint, save_json, in_test, atomic_write
 from .sampling import DeviceLoader, class_weights, sampler_kind
 from .genotypes import Genotype, genotype_to_dict, save_genotype, load_genotype
 from .networks import NetworkCIFAR, as_genotype, count_params
