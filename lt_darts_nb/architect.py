@@ -95,7 +95,7 @@ class Architect:
 
     def _second_order(self, train_batch, val_batch, w_lr, w_optimizer, loss_fn):
         model = self.model
-        ws, arch = list(model.weights()), list(model.arch_parameters())
+        ws = list(model.weights())
         if w_lr is None:
             if w_optimizer is None: raise LTDartsError('a second-order step needs w_lr or w_optimizer: pass the weights\' learning rate')
             w_lr = w_optimizer.param_groups[0]['lr']

@@ -22,7 +22,7 @@ def edge_entropy(p:torch.Tensor, # softmax weights `(..., n_ops)`, e.g. `(14, 8)
                 ) -> torch.Tensor:
     "Entropy in nats of every row of `p` (shape `p.shape[:-1]`, e.g. `(14,)`); differentiable, `0 log 0 = 0`."
     if not torch.is_tensor(p): p = torch.as_tensor(p)
-    if p.dim() < 1: raise LTDartsError(f"edge_entropy needs a tensor of softmax rows (..., n_ops), got a scalar: pass alpha.softmax(-1)")
+    if p.dim() < 1: raise LTDartsError("edge_entropy needs a tensor of softmax rows (..., n_ops), got a scalar: pass alpha.softmax(-1)")
     p = p if p.is_floating_point() else p.float()
     return -torch.special.xlogy(p, p).sum(-1)
 
