@@ -6,10 +6,11 @@ the notebook tool chain (nbdev, execnb, Jupyter): a bare GPU box, for instance.
 
 Cells run in order in one namespace, from the notebook's folder, with `IN_TEST=1` (as under `nbdev_test`).
 A cell is skipped when it has `#| eval: false`, or a flag of `tst_flags` (settings.ini) that was not asked for, or
-when it only calls `nbdev_export`. IPython magics (`%...`, `!...`) become `pass`. When nbdev is not installed its
-`show_doc` is replaced by a no-op. Exit status 1 at the first failing cell, with its traceback."""
+when it only calls `nbdev_export`. IPython magics (`%...`, `!...`) become `pass`. Each cell's source goes into
+`linecache`, as IPython puts it, so that `inspect.getsource` (fastcore's docments, `show_doc`) sees it. When nbdev
+is not installed its `show_doc` is replaced by a no-op. Exit status 1 at the first failing cell, with its traceback."""
 from __future__ import annotations
-import argparse, configparser, json, os, re, sys, time, traceback, types
+import argparse, configparser, json, linecache, os, re, sys, time, traceback, types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -62,7 +63,10 @@ def run_notebook(path:str|Path, flags=(), verbose:bool=True) -> int:
                 if verbose: print(f'  cell {i}: skipped ({why})')
                 continue
             t = time.time()
-            exec(compile(to_python(src), f'{path.name} [code cell {i}]', 'exec'), ns)
+            code, fn = to_python(src), f'{path.name} [code cell {i}]'
+            # as IPython does: the cell's source in linecache, so `inspect.getsource` (docments, show_doc) sees it
+            linecache.cache[fn] = (len(code), None, code.splitlines(True), fn)
+            exec(compile(code, fn, 'exec'), ns)
             n += 1
             if verbose: print(f'  cell {i}: ok ({time.time() - t:.1f} s)', flush=True)
     finally: os.chdir(cwd)

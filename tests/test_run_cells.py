@@ -54,3 +54,11 @@ def test_without_nbdev(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, 'nbdev.showdoc', None)
     nb = _nb(tmp_path/'s.ipynb', ['#| hide\nfrom nbdev.showdoc import *', 'show_doc(len)', '#| hide\nimport nbdev; nbdev.nbdev_export()'])
     assert rc.run_notebook(nb, verbose=False) == 2
+
+
+def test_cell_source_is_inspectable(tmp_path):
+    # docments and show_doc read a function's source: a cell's code must be visible to `inspect` as in IPython
+    nb = _nb(tmp_path/'d.ipynb', ['import inspect\nfrom fastcore.docments import docments',
+                                  'def f(a:int, # the first argument\n      ): return a',
+                                  'assert docments(f)["a"] == "the first argument", docments(f)\nassert "def f" in inspect.getsource(f)'])
+    assert rc.run_notebook(nb, verbose=False) == 3
