@@ -6,20 +6,14 @@
 from __future__ import annotations
 import argparse, sys, json
 from pathlib import Path
-from fastcore.script import call_parse
 from fastcore.meta import delegates
-from .core import LTDartsError
+from .core import LTDartsError, console_command
 from .search import SearchConfig, search, plot_search
 
 # %% auto #0
 __all__ = ['lt_darts_search', 'lt_darts_train', 'lt_darts_sweep', 'lt_darts_pack', 'COMMANDS', 'cli_main']
 
 # %% ../nbs/11_cli.ipynb #55ab8453
-def _console(f):
-    """`call_parse(f)`, applied inside a function: at a module's top level fastcore would run the command at import
-    time when the module itself is run (`python -m lt_darts_nb.cli`)."""
-    return call_parse(f)
-
 def _run_cli(name:str, fn, again:str='continue with --resume'):
     "Run `fn()`; turn a user error into one line on stderr and exit code 1 (an interrupt: exit code 130 and how to go on)."
     try: return fn()
@@ -45,7 +39,7 @@ def lt_darts_search(out:str='runs/search', # run folder (refuses to overwrite an
     _run_cli('lt_darts_search', go)   # returns None: a console script's return value becomes its exit status
 
 lt_darts_search.__delwrap__ = SearchConfig    # option help comes from the comments on SearchConfig's fields
-lt_darts_search = _console(lt_darts_search)
+lt_darts_search = console_command(lt_darts_search)   # `call_parse`, see the core chapter
 
 # %% ../nbs/11_cli.ipynb #aa1791e1
 from .train import TrainConfig, train_genotype, plot_train
@@ -87,7 +81,7 @@ def lt_darts_train(genotype:str='DARTS_V2', # a search run folder, a genotype JS
     _run_cli('lt_darts_train', go)
 
 lt_darts_train.__delwrap__ = TrainConfig
-lt_darts_train = _console(lt_darts_train)
+lt_darts_train = console_command(lt_darts_train)
 
 # %% ../nbs/11_cli.ipynb #7c6323fc
 from .sweep import run_sweep, check_sweep
@@ -103,7 +97,7 @@ def lt_darts_sweep(dry_run:bool=False, # print the plan and the commands; run an
     _run_cli('lt_darts_sweep', go, again='run the same command again')
 
 lt_darts_sweep.__delwrap__ = run_sweep
-lt_darts_sweep = _console(lt_darts_sweep)
+lt_darts_sweep = console_command(lt_darts_sweep)
 
 # %% ../nbs/11_cli.ipynb #6a43a2f0
 from .data import pack_lt
@@ -122,7 +116,7 @@ def lt_darts_pack(out:str, # folder to write cifar10/ (or cifar100/) into; it mu
                 dataset, data_root)
     _run_cli('lt_darts_pack', go, again='run it again')   # returns None: a console script's return value becomes its exit status
 
-lt_darts_pack = _console(lt_darts_pack)
+lt_darts_pack = console_command(lt_darts_pack)
 
 # %% ../nbs/11_cli.ipynb #8e7555e8
 COMMANDS = ('lt_darts_search', 'lt_darts_train', 'lt_darts_sweep', 'lt_darts_pack')   # what `cli_main` runs

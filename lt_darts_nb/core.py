@@ -11,7 +11,7 @@ import torch
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'LTDartsError', 'default_data_root', 'data_root', 'get_device', 'seed_everything', 'atomic_write',
-           'save_checkpoint', 'load_checkpoint', 'save_json', 'Config', 'env_info', 'in_test']
+           'save_checkpoint', 'load_checkpoint', 'save_json', 'Config', 'env_info', 'in_test', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -127,3 +127,9 @@ def env_info(device:str|torch.device|None=None) -> dict:
 def in_test() -> bool:
     "True when running under `nbdev_test` (which sets `IN_TEST`) or pytest: notebooks use it to shrink demos."
     return bool(os.environ.get('IN_TEST')) or 'pytest' in sys.modules
+
+# %% ../nbs/00_core.ipynb #e17ae409
+def console_command(f):
+    "`fastcore.script.call_parse(f)`, made in this module so that a module run as a script defines `f`'s command without running it."
+    from fastcore.script import call_parse
+    return call_parse(f)
