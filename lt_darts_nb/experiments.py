@@ -55,7 +55,7 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
     if not str(row['method']).startswith('bbn'): row['bbn_adaptor'] = None     # a BBN knob: meaningless elsewhere
     row.update(epochs_run=len(hist), finished=len(hist) == cfg.get('epochs'))
     last = hist[-1]
-    row.update({k: last.get(k) for k in FINAL_KEYS})
+    row.update({k: next((r[k] for r in reversed(hist) if k in r), None) for k in FINAL_KEYS})   # eval_every > 1: the latest evaluation
     rule = cfg.get('select', 'last')
     if res.get('genotype') and res.get('epochs_run') == len(hist):
         g, sel = genotype_from_dict(res['genotype']), res.get('selection', {}).get('epoch')
@@ -68,7 +68,7 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
                genotype=g, select=rule, selected_epoch=sel, path=str(run),
                run=str(run.relative_to(root)) if root is not None else run.name,
                device=env.get('device'), gpu=env.get('gpu'),
-               time_s=float(sum(r.get('time_s', 0.0) for r in hist)))
+               time_s=float(sum(r.get('time_s', 0.0) for r in hist)), eval_s=float(sum(r.get('eval_s', 0.0) for r in hist)))
     return row
 
 def _method_order(m):

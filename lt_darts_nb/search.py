@@ -29,15 +29,15 @@ from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard
 # %% auto #0
 __all__ = ['METHODS', 'SELECTION_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method', 'ResampleMethod', 'ReweightMethod', 'BBNMethod',
            'BBNAdaptiveLRMethod', 'get_method', 'load_search_data', 'evaluate', 'select_epoch', 'SearchResult',
-           'load_history', 'arch_schedule', 'weight_schedule', 'search', 'plot_search', 'tiny_config', 'select_run',
-           'search_many']
+           'load_history', 'arch_schedule', 'weight_schedule', 'search', 'n_evaluations', 'plot_search', 'tiny_config',
+           'select_run', 'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
 class SearchConfig(Config):
     "Every setting of one search (JSON-serialisable). Defaults are the DARTS search defaults."
     # how the search executes, not what it computes: a resumed run may change these (see "Run folders" below)
-    EXEC_FIELDS = ('batch_edges', 'step_mode', 'fused', 'eval_batch_size')
+    EXEC_FIELDS = ('batch_edges', 'step_mode', 'fused', 'eval_every', 'eval_batch_size')
     # data
     dataset:str='cifar10' # 'cifar10', 'cifar100', 'synthetic' (made by the package, no download) or 'folder:PATH' (your images)
     imb_ratio:float=100.0 # imbalance ratio n_max / n_min of the training set
@@ -95,6 +95,7 @@ class SearchConfig(Config):
     step_mode:str='eager' # 'eager', 'compile' (torch.compile), 'graph' (CUDA graph; first order) or 'auto' (graph on CUDA): see the step chapter
     fused:bool=True # fused optimiser kernels where torch has them
     max_steps:int=0 # cap on steps per epoch (0 = a full pass over the weight half)
+    eval_every:int=1 # evaluate the validation and test sets every k epochs and after the last (0 = after the last only)
     eval_batch_size:int=512 # batch size of evaluation
     select:str='last' # which epoch's genotype is the result: 'last' or 'best_val' (never the test set)
     # collapse monitors (see the monitors chapter)
@@ -265,8 +266,9 @@ def select_epoch(history:list, # per-epoch records
     if rule not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {rule!r}: use 'last' or 'best_val'")
     if not history: raise LTDartsError('empty history: nothing to select')
     if rule == 'last': return len(history) - 1
-    view = [{k: r[k] for k in SELECTION_KEYS[rule]} for r in history]   # the rule sees validation keys only
-    return int(max(range(len(view)), key=lambda i: (view[i]['val_acc'], i)))
+    view = {i: {k: r[k] for k in SELECTION_KEYS[rule]} for i, r in enumerate(history) if 'val_acc' in r}   # validation keys only
+    if not view: raise LTDartsError("no epoch of this history was evaluated: 'best_val' needs val_acc (evaluate with eval_every >= 1)")
+    return int(max(view, key=lambda i: (view[i]['val_acc'], i)))
 
 # %% ../nbs/08_search.ipynb #8ac91990
 @dataclass
@@ -375,6 +377,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     if cfg.select not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {cfg.select!r}: use 'last' or 'best_val'")
     if cfg.collapse_action not in ('warn', 'stop'): raise LTDartsError(f"unknown collapse_action {cfg.collapse_action!r}: use 'warn' or 'stop'")
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
+    if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every}): 0 evaluates after the last epoch only')
     _autocast(torch.device('cpu'), cfg.amp)    # validates amp
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     weight_schedule(cfg); arch_schedule(cfg)    # validates the schedules
@@ -420,7 +423,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         history, start = list(ckpt['history']), ckpt['epoch'] + 1
         _write_history(out, history)           # drop records of the interrupted epoch, if any were written
         if verbose: print(_resume_note(out, start, cfg.epochs, changed))
-    elif verbose and start < cfg.epochs: _print_cost(cfg, method, model, dev, steps, data.x_train.shape[1])
+    elif verbose and start < cfg.epochs: _print_cost(cfg, method, model, dev, steps, data.x_train.shape[1], (len(va), len(data.y_test)))
     step_fn = _search_step(cfg, method, model, w_opt, architect)       # after loading: it configures the optimisers
     _log_session(out, cfg, dev, step_fn, start, changed)
 
@@ -451,14 +454,19 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         if not (math.isfinite(train_loss) and alphas_ok):
             what = 'loss' if not math.isfinite(train_loss) else 'architecture parameters'
             raise LTDartsError(f'non-finite {what} in epoch {epoch}: the run stopped; the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept; lower the learning rates or use amp=""')
-        rec = _epoch_record(epoch, cfg, model, method, t0, w_lr, a_lrs, train_loss, train_acc,
-                            evaluate(model, val_loader, method.predict, n_classes, amp=cfg.amp),
-                            evaluate(model, test_loader, method.predict, n_classes, groups, amp=cfg.amp))
+        rec = _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, train_loss, train_acc)
         if cfg.hessian_every and epoch % cfg.hessian_every == 0:
             batches = [b for _, b in zip(range(cfg.hessian_batches), hess_loader)]
             rec['hessian_eig'] = float(hessian_max_eigenvalue(model, lambda m, b, _e=epoch: method.arch_forward(m, b, _e)[0], batches))
         alarms = guard.check(rec) if guard.max_skip or guard.min_entropy else []
         if alarms: rec['collapse_alarms'] = alarms
+        stop = bool(alarms) and guard.should_stop
+        if stop or epoch == cfg.epochs - 1 or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0):
+            t1 = time.time()        # the epoch's measurements (for the report; nothing in the loop reads them)
+            rec.update(_eval_record(evaluate(model, val_loader, method.predict, n_classes, amp=cfg.amp),
+                                    evaluate(model, test_loader, method.predict, n_classes, groups, amp=cfg.amp)))
+            rec['eval_s'] = time.time() - t1
+        rec['time_s'] = time.time() - t0
         history.append(rec)
         _write_history(out, history)
         # close the epoch in every loader (drop a half-used pass), so that the saved generator states are exactly
@@ -468,8 +476,9 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         save_checkpoint(dict(epoch=epoch, model=model.state_dict(), w_opt=w_opt.state_dict(), architect=architect.state_dict(),
                              loaders=[l.state_dict() for l in w_loaders + a_loaders], torch_rng=torch.get_rng_state(),
                              np_rng=_np_state(), py_rng=list(random.getstate()), history=history), out/'checkpoint.pt')
-        ebar.set_postfix(train=f'{train_acc:.3f}', val=f'{rec["val_acc"]:.3f}', test=f'{rec["test_acc"]:.3f}', skip=rec['skip_normal'])
-        if alarms and guard.should_stop:
+        ebar.set_postfix(train=f'{train_acc:.3f}', skip=rec['skip_normal'],
+                         **({'val': f'{rec["val_acc"]:.3f}', 'test': f'{rec["test_acc"]:.3f}'} if 'val_acc' in rec else {}))
+        if stop:
             if verbose: print(f'collapse guard stopped the search after epoch {epoch}: {"; ".join(alarms)}')
             break
     return _finish(out, cfg, history, verbose)
@@ -480,19 +489,21 @@ def _search_step(cfg, method, model, w_opt, architect) -> SearchStep:
                       arch_loss=lambda m, b: method.arch_forward(m, b)[0], grad_clip=cfg.grad_clip, amp=cfg.amp,
                       mode=cfg.step_mode, fused=cfg.fused)
 
-def _epoch_record(epoch, cfg, model, method, t0, w_lr, a_lrs, train_loss, train_acc, val, test) -> dict:
+def _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, train_loss, train_acc) -> dict:
+    "What every epoch records: learning rates, training loss and accuracy, alpha, the genotype and its collapse counts."
     g = model.genotype()
     sm = {k: v.detach().float().cpu() for k, v in model.alpha_softmax().items()}
-    rec = dict(epoch=epoch, w_lr=w_lr,
-               arch_lr=float(np.mean(a_lrs)) if a_lrs else 0.0, arch_lr_first=a_lrs[0] if a_lrs else 0.0,
-               arch_lr_last=a_lrs[-1] if a_lrs else 0.0,
-               train_loss=train_loss, train_acc=train_acc, val_loss=val['loss'], val_acc=val['acc'],
-               test_loss=test['loss'], test_acc=test['acc'], test_per_class=test['per_class'],
-               **{f'test_{k}': test[k] for k in ('many', 'medium', 'few') if k in test},
-               **collapse_metrics(model, genotype=g, per_op=False),   # skip / parameter-free counts, entropies
-               alpha_normal=sm['normal'].tolist(), alpha_reduce=sm['reduce'].tolist(),
-               genotype=genotype_to_dict(g), **method.extra(epoch), time_s=time.time() - t0)
-    return rec
+    return dict(epoch=epoch, w_lr=w_lr,
+                arch_lr=float(np.mean(a_lrs)) if a_lrs else 0.0, arch_lr_first=a_lrs[0] if a_lrs else 0.0,
+                arch_lr_last=a_lrs[-1] if a_lrs else 0.0, train_loss=train_loss, train_acc=train_acc,
+                **collapse_metrics(model, genotype=g, per_op=False),   # skip / parameter-free counts, entropies
+                alpha_normal=sm['normal'].tolist(), alpha_reduce=sm['reduce'].tolist(),
+                genotype=genotype_to_dict(g), **method.extra(epoch))
+
+def _eval_record(val:dict, test:dict) -> dict:
+    "What an evaluated epoch adds: validation-half and balanced-test loss and accuracy, the test set by class and group."
+    return dict(val_loss=val['loss'], val_acc=val['acc'], test_loss=test['loss'], test_acc=test['acc'],
+                test_per_class=test['per_class'], **{f'test_{k}': test[k] for k in ('many', 'medium', 'few') if k in test})
 
 def _finish(out:Path, cfg:SearchConfig, history:list, verbose:bool) -> SearchResult:
     i = select_epoch(history, cfg.select)
@@ -505,8 +516,15 @@ def _finish(out:Path, cfg:SearchConfig, history:list, verbose:bool) -> SearchRes
     if verbose: print(f'genotype (rule {cfg.select!r}, epoch {history[i]["epoch"]}): {g}\nsaved to {out/"genotype.json"}')
     return SearchResult(out, cfg, g, history[i]['epoch'], history)
 
-def _print_cost(cfg, method, model, dev, steps, size, n=2):
-    "Print the estimated time per epoch and the peak memory, from `n` timed steps of a twin network (no state is touched)."
+def n_evaluations(epochs:int, # epochs of the run
+                  eval_every:int, # `SearchConfig.eval_every` / `TrainConfig.eval_every`
+                 ) -> int:
+    "How many epochs a run evaluates: every `eval_every`-th and always the last (0: the last only)."
+    return len({e for e in range(epochs) if eval_every and (e + 1) % eval_every == 0} | {epochs - 1})
+
+def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
+    """Print the estimated time of the steps of an epoch, of one evaluation (`n_eval` = validation and test images) and
+    of the run, and the peak memory, from `n` timed steps and one evaluation batch of a twin network (no state is touched)."""
     with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):   # the run's RNG streams stay untouched
         m = method.build_model(len(method.counts)).to(dev)
     if cfg.channels_last: m = m.to(memory_format=torch.channels_last)
@@ -528,11 +546,24 @@ def _print_cost(cfg, method, model, dev, steps, size, n=2):
     for _ in range(n): one()
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
     dt = (time.time() - t) / n
+    eb = max(1, min(cfg.eval_batch_size, max(n_eval)))         # one evaluation batch, scaled to the whole sets
+    xe = torch.randn(eb, 3, size, size, device=dev)
+    if cfg.channels_last: xe = xe.contiguous(memory_format=torch.channels_last)
+    m.eval()
+    with torch.no_grad(), _autocast(dev, cfg.amp):
+        for i in range(2 if dev.type == 'cuda' else 1):        # on CUDA, a first call picks the kernels
+            if dev.type == 'cuda': torch.cuda.synchronize(dev)
+            te = time.time(); method.predict(m, xe)
+            if dev.type == 'cuda': torch.cuda.synchronize(dev)
+    ev = (time.time() - te) * sum(math.ceil(k / eb) for k in n_eval)
+    n_ev = n_evaluations(cfg.epochs, cfg.eval_every)
     mem = f', peak memory {torch.cuda.max_memory_allocated(dev) / 2**30:.2f} GiB' if dev.type == 'cuda' else ''
     prec = (f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '')
             + (', batched edges' if cfg.batch_edges else '') + f', step {st.mode}')
-    print(f'estimated {dt * steps:.1f} s/epoch ({steps} steps x {dt * 1000:.0f} ms), {dt * steps * cfg.epochs / 60:.1f} min for {cfg.epochs} epochs on {dev} ({prec}){mem}')
-    del m, opt, arch, st
+    print(f'estimated {dt * steps:.1f} s/epoch ({steps} steps x {dt * 1000:.0f} ms) + {ev:.1f} s per evaluation '
+          f'({n_eval[0]} + {n_eval[1]} images), {(dt * steps * cfg.epochs + ev * n_ev) / 60:.1f} min for {cfg.epochs} epochs and '
+          f'{n_ev} evaluation{"s" * (n_ev != 1)} (eval_every={cfg.eval_every}) on {dev} ({prec}){mem}')
+    del m, opt, arch, st, xe
 
 # %% ../nbs/08_search.ipynb #01d477bd
 def plot_search(history:list|str|Path, # per-epoch records, or a run folder
@@ -545,12 +576,15 @@ def plot_search(history:list|str|Path, # per-epoch records, or a run folder
     if not isinstance(history, list): history = load_history(history)
     ep = [r['epoch'] for r in history]
     fig, ax = plt.subplots(2, 2, figsize=(10, 6.5), dpi=90)
+    ev = [r for r in history if 'val_acc' in r]                 # the evaluated epochs (all, unless eval_every > 1)
+    mk = '.' if len(ev) < len(history) else None
     ax[0, 0].plot(ep, [r['train_loss'] for r in history], label='train (weight half)')
-    ax[0, 0].plot(ep, [r['val_loss'] for r in history], label='val (arch half)')
+    ax[0, 0].plot([r['epoch'] for r in ev], [r['val_loss'] for r in ev], label='val (arch half)', marker=mk)
     ax[0, 0].set(title='loss', xlabel='epoch'); ax[0, 0].legend()
     for k, lab in (('val_acc', 'val'), ('test_acc', 'test (balanced)'), ('test_many', 'test many'),
                    ('test_medium', 'test medium'), ('test_few', 'test few')):
-        if k in history[0]: ax[0, 1].plot(ep, [r[k] for r in history], label=lab, ls='-' if k in ('val_acc', 'test_acc') else '--')
+        if ev and k in ev[0]: ax[0, 1].plot([r['epoch'] for r in ev], [r[k] for r in ev], label=lab, marker=mk,
+                                            ls='-' if k in ('val_acc', 'test_acc') else '--')
     ax[0, 1].set(title='accuracy', xlabel='epoch', ylim=(0, 1)); ax[0, 1].legend(fontsize=8)
     a = np.array([r['alpha_normal'] for r in history])          # (epochs, 14, 8)
     for j, op in enumerate(PRIMITIVES): ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op)

@@ -36,7 +36,7 @@ BBN_LR_SCHEDULE = 'warmup(step_freeze(0.1, 120, 0.001) * step_freeze(1.0, 160, 0
 class TrainConfig(Config):
     "Every setting of one training run from scratch (JSON-serialisable). Defaults: DARTS' evaluation recipe, 200 epochs, on CIFAR-10-LT."
     # how the run executes, not what it computes: a resumed run may change these (the search chapter's run folders)
-    EXEC_FIELDS = ('step_mode', 'fused', 'eval_batch_size')
+    EXEC_FIELDS = ('step_mode', 'fused', 'eval_every', 'eval_batch_size')
     # data (the search's fields: `TrainConfig.from_search` copies them)
     dataset:str='cifar10' # 'cifar10', 'cifar100', 'synthetic' (made by the package, no download) or 'folder:PATH' (your images)
     imb_ratio:float=100.0 # imbalance ratio n_max / n_min of the training set
@@ -375,9 +375,10 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
         rec = dict(epoch=epoch, lr=lr, drop_path_prob=model.drop_path_prob, train_loss=train_loss, train_acc=train_acc, **mode.extra(epoch))
         last = epoch == cfg.epochs - 1
         if last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0):
+            t1 = time.time()
             ev = evaluate(model, test_loader, mode.predict, n_classes, groups, amp=cfg.amp)
             rec.update(test_loss=ev['loss'], test_acc=ev['acc'], **{f'test_{k}': ev[k] for k in ('many', 'medium', 'few')},
-                       test_per_class=ev['per_class'])
+                       test_per_class=ev['per_class'], eval_s=time.time() - t1)
         rec['time_s'] = time.time() - t0
         history.append(rec)
         _write_history(out, history)
