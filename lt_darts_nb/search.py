@@ -546,7 +546,8 @@ def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
     for _ in range(n): one()
     if dev.type == 'cuda': torch.cuda.synchronize(dev)
     dt = (time.time() - t) / n
-    eb = max(1, min(cfg.eval_batch_size, max(n_eval)))         # one evaluation batch, scaled to the whole sets
+    # one evaluation batch of the run's size (per image, a large batch is dearer than a small one on a CPU), scaled to the sets
+    eb = max(1, min(cfg.eval_batch_size, max(n_eval)))
     xe = torch.randn(eb, 3, size, size, device=dev)
     if cfg.channels_last: xe = xe.contiguous(memory_format=torch.channels_last)
     m.eval()
@@ -561,7 +562,7 @@ def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
     prec = (f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '')
             + (', batched edges' if cfg.batch_edges else '') + f', step {st.mode}')
     print(f'estimated {dt * steps:.1f} s/epoch ({steps} steps x {dt * 1000:.0f} ms) + {ev:.1f} s per evaluation '
-          f'({n_eval[0]} + {n_eval[1]} images), {(dt * steps * cfg.epochs + ev * n_ev) / 60:.1f} min for {cfg.epochs} epochs and '
+          f'({n_eval[0]} + {n_eval[1]} images), {(dt * steps * cfg.epochs + ev * n_ev) / 60:.1f} min for {cfg.epochs} epoch{"s" * (cfg.epochs != 1)} and '
           f'{n_ev} evaluation{"s" * (n_ev != 1)} (eval_every={cfg.eval_every}) on {dev} ({prec}){mem}')
     del m, opt, arch, st, xe
 
