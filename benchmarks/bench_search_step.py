@@ -19,6 +19,10 @@ so each row shows what one lever adds:
     + torch.compile      (only with --compile: compiling takes minutes)
 
 Variants run interleaved (one step of each in turn) so that load changes hit all alike; the median step time counts.
+Then the epoch budget of the real search (CIFAR-10-LT, ratio 100, DARTS' 50/50 split) for the slowest and the fastest
+package variant: the epoch's steps at the measured step time, and the epoch's evaluation (`search`'s `evaluate` over the
+validation half and the balanced test set, eval mode, no gradients) at each --eval_batch size, timed on
+--eval_batches batches (default: all of them on CUDA, about 512 images on the CPU) and scaled to the whole sets; a 50-epoch search's total follows for eval_every 1, 10 and 0.
 Memory: on CUDA the peak allocated during one step above what was allocated before it; on the CPU the bytes autograd
 saves for the backward pass of one weight-loss forward. Usage:
 
@@ -27,9 +31,13 @@ saves for the backward pass of one weight-loss forward. Usage:
 """
 from __future__ import annotations
 import argparse, gc, os, statistics, sys, time, warnings
+import math
+import numpy as np
 import torch
 import torch.nn.functional as F
 from lt_darts_nb.core import get_device, env_info, save_json
+from lt_darts_nb.data import lt_counts, search_split
+from lt_darts_nb.search import evaluate, n_evaluations
 from lt_darts_nb.search_space import SearchNetwork
 from lt_darts_nb.architect import Architect
 from lt_darts_nb.step import SearchStep
@@ -103,7 +111,9 @@ def parse_args(doc:str, argv, batch:int, C:int, layers:int, extra=()):
 
 
 def main(argv=None):
-    args, device = parse_args(__doc__, argv, batch=64, C=16, layers=8)
+    args, device = parse_args(__doc__, argv, batch=64, C=16, layers=8, extra=[
+        (('--eval_batch',), dict(default='512,2048', help='evaluation batch sizes for the epoch budget, comma-separated')),
+        (('--eval_batches',), dict(type=int, default=0, help='evaluation batches timed per size (0: the whole sets on CUDA, about 512 images on the CPU)'))])
     cuda = device.type == 'cuda'
 
     ladder = lever_ladder(dict(shared=False, channels_last=False, fused=False, amp='', mode='eager', batched=False),
@@ -118,7 +128,46 @@ def main(argv=None):
     print(f'search step C={args.C} layers={args.layers} batch={args.batch} {args.size}x{args.size} on {device} '
           f'(torch {torch.__version__}, {torch.get_num_threads()} CPU threads), {args.warmup} warm-up + {args.steps} timed steps',
           flush=True)
-    return run_ladder(variants, levers, data, args, device, argv, __file__)
+    rows = run_ladder(variants, levers, data, args, device, argv, __file__)
+    budget = epoch_budget([v for v in variants if v.name in (rows[1]['variant'], max(rows[1:], key=lambda r: r['ratio'])['variant'])],
+                          {r['variant']: r['median_s'] for r in rows}, args, device)
+    if args.json:
+        import json
+        d = json.load(open(args.json)); d['epoch_budget'] = budget; save_json(d, args.json)
+    return rows
+
+
+def epoch_budget(variants, step_s:dict, args, device, ratio:float=100., epochs:int=50) -> list:
+    "Print and return the epoch budget (steps + evaluation) of the real search for `variants` (see the module's docstring)."
+    counts = lt_counts(5000, 10, ratio)                          # CIFAR-10-LT as the search builds it
+    tr, va = search_split(np.repeat(np.arange(10), counts), 0.5)
+    steps, n_eval = len(tr) // args.batch, len(va) + 10_000     # weight-half batches (drop_last); validation half + test set
+    g = torch.Generator().manual_seed(2)
+    out = []
+    print(f'\nepoch budget of the real search (CIFAR-10-LT ratio {ratio:g}: {steps} steps of {args.batch}; evaluation of '
+          f'{len(va)} validation + 10000 test images), {epochs} epochs:')
+    print(f"{'variant':<40} {'eval batch':>10} {'steps/epoch':>12} {'eval/epoch':>11} {'eval_every=1':>13} {'=10':>8} {'=0':>8}")
+    for v in variants:
+        amp = (getattr(v, 'step', None) and v.step.amp) or ''
+        for eb in (int(b) for b in str(args.eval_batch).split(',')):
+            k = args.eval_batches or (math.ceil(n_eval / eb) if device.type == 'cuda' else max(1, 512 // eb))   # CPU: ~512 images
+            x = torch.randn(eb, 3, args.size, args.size, generator=g).to(device)
+            if v.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+            batches = [(x, torch.randint(0, 10, (eb,), generator=g).to(device))] * k
+            evaluate(v.model, batches[:1], lambda m, xx: m(xx), 10, amp=amp); sync(device)      # warm-up (cudnn autotune)
+            t = time.perf_counter(); evaluate(v.model, batches, lambda m, xx: m(xx), 10, amp=amp); sync(device)
+            ev = (time.perf_counter() - t) / k * math.ceil(n_eval / eb)
+            st = step_s[v.name] * steps
+            tot = {e: epochs * st + ev * n_evaluations(epochs, e) for e in (1, 10, 0)}
+            out.append(dict(variant=v.name, eval_batch=eb, eval_batches_timed=k, steps_per_epoch=steps, step_s=step_s[v.name],
+                            steps_epoch_s=st, eval_epoch_s=ev, search_s={f'eval_every={e}': t_ for e, t_ in tot.items()}))
+            print(f'{v.name:<40} {eb:>10} {_dur(st):>12} {_dur(ev):>11} {_dur(tot[1]):>13} {_dur(tot[10]):>8} {_dur(tot[0]):>8}'
+                  + (f'  (eval timed on {k} of {math.ceil(n_eval / eb)} batches)' if k < math.ceil(n_eval / eb) else ''))
+            if device.type != 'cuda': release_host_memory()
+    return out
+
+
+def _dur(s:float) -> str: return f'{s:.1f} s' if s < 120 else f'{s / 60:.1f} min' if s < 7200 else f'{s / 3600:.1f} h'
 
 
 def lever_ladder(off:dict, rungs:list, args, cuda:bool, last:list=()) -> list:
