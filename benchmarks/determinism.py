@@ -10,9 +10,10 @@ def main():
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument('--device', default='cpu'); p.add_argument('--epochs', type=int, default=2)
     p.add_argument('--max_steps', type=int, default=10); p.add_argument('--deterministic', action='store_true')
+    p.add_argument('--C', type=int, default=16, help='initial channels'); p.add_argument('--layers', type=int, default=8, help='cells')
     p.add_argument('--json', default=''); a = p.parse_args()
     cfg = SearchConfig(dataset='synthetic', imb_ratio=100, synthetic_n_max=1000, synthetic_size=32, epochs=a.epochs,
-                       max_steps=a.max_steps, device=a.device, deterministic=a.deterministic)
+                       max_steps=a.max_steps, device=a.device, deterministic=a.deterministic, C=a.C, layers=a.layers)
     tmp = Path(tempfile.mkdtemp())
     h = [search(cfg, out=tmp/f'run{i}', progress=False, verbose=False).history for i in range(2)]
     out = dict(config=cfg.to_dict(), env=env_info(a.device), epochs=[])

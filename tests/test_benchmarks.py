@@ -1,0 +1,62 @@
+"""Every benchmark script runs to the end at toy sizes on the CPU.
+
+The benchmarks are not tests (they time, and nothing here asserts a time); they are what a GPU session runs first,
+with little device time to spare. A script broken by a change in the package should fail here, on the CPU, not there.
+"""
+import json, os, subprocess, sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+TOY = ['--device', 'cpu', '--C', '4', '--layers', '3', '--steps', '1', '--warmup', '1']
+
+
+def run(script, *args, timeout=300):
+    env = dict(os.environ, OMP_NUM_THREADS='1', PYTHONUNBUFFERED='1')
+    p = subprocess.run([sys.executable, str(ROOT/'benchmarks'/script), *args], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=timeout)
+    assert p.returncode == 0, f'{script} exited {p.returncode}:\n{p.stdout[-3000:]}\n{p.stderr[-3000:]}'
+    return p.stdout
+
+
+def test_search_step(tmp_path):
+    out = run('bench_search_step.py', *TOY, '--size', '16', '--batch', '8', '--eval_batch', '32,64', '--eval_batches', '1',
+              '--json', str(tmp_path/'s.json'))
+    r = json.loads((tmp_path/'s.json').read_text())
+    names = [row['variant'] for row in r['rows']]
+    assert names[:2] == ['straightforward', 'all levers off'] and '+ batched edges' in names, names
+    budget = r['epoch_budget']
+    assert [(b['variant'], b['eval_batch']) for b in budget][:2] == [('all levers off', 32), ('all levers off', 64)]
+    for b in budget:
+        s = b['search_s']
+        assert s['eval_every=1'] > s['eval_every=10'] > s['eval_every=0'] > 50 * b['steps_epoch_s'], b
+    assert 'epoch budget of the real search' in out
+
+
+def test_train_step(tmp_path):
+    run('bench_train_step.py', *TOY, '--size', '32', '--batch', '4', '--json', str(tmp_path/'t.json'))
+    rows = json.loads((tmp_path/'t.json').read_text())['rows']
+    assert rows[0]['variant'] == 'straightforward' and len(rows) >= 3
+
+
+def test_supernet(tmp_path):
+    run('bench_supernet.py', *TOY, '--size', '16', '--batch', '8', '--json', str(tmp_path/'n.json'))
+    assert json.loads((tmp_path/'n.json').read_text())
+
+
+def test_profile_search_step():
+    out = run('profile_search_step.py', '--device', 'cpu', '--C', '4', '--layers', '3', '--steps', '1', '--batch', '4',
+              '--rows', '3', '--batch_edges')
+    assert 'batch_edges=True' in out and 'ms/step' in out
+
+
+def test_loader():
+    out = run('bench_loader.py', '--device', 'cpu', '--batches', '3', '--warmup', '1', '--no-torchvision')
+    assert 'DeviceLoader' in out, out[-2000:]
+
+
+def test_determinism(tmp_path):
+    run('determinism.py', '--device', 'cpu', '--epochs', '1', '--max_steps', '2', '--C', '4', '--layers', '3', '--json', str(tmp_path/'d.json'))
+    d = json.loads((tmp_path/'d.json').read_text())
+    assert d['epochs'][0]['same_genotype'] is True           # on a CPU two runs with one seed are identical
