@@ -522,49 +522,57 @@ def n_evaluations(epochs:int, # epochs of the run
     "How many epochs a run evaluates: every `eval_every`-th and always the last (0: the last only)."
     return len({e for e in range(epochs) if eval_every and (e + 1) % eval_every == 0} | {epochs - 1})
 
+def _time_twin(dev, one, warm:int, m, predict, eb:int, size:int, channels_last:bool, amp:str, n:int=2) -> tuple:
+    """Seconds per call of `one` (after `warm` untimed calls: warm-up, and the capture in graph mode) and per
+    evaluation batch of `eb` random images through `predict(m, x)` (eval mode, no gradients; on CUDA after a first call)."""
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
+    for _ in range(warm): one()
+    sync(); t = time.time()
+    for _ in range(n): one()
+    sync(); dt = (time.time() - t) / n
+    xe = torch.randn(eb, 3, size, size, device=dev)
+    if channels_last: xe = xe.contiguous(memory_format=torch.channels_last)
+    m.eval()
+    with torch.no_grad(), _autocast(dev, amp):
+        for _ in range(2 if dev.type == 'cuda' else 1):    # on CUDA, a first call picks the kernels
+            sync(); te = time.time(); predict(m, xe); sync()
+    m.train()
+    return dt, time.time() - te
+
+def _cost_line(dev, steps:int, dt:float, ev:float, images:str, epochs:int, eval_every:int, what:str) -> str:
+    "The estimate printed before a run: an epoch's steps, one evaluation, and the whole run."
+    n_ev = n_evaluations(epochs, eval_every)
+    mem = f', peak memory {torch.cuda.max_memory_allocated(dev) / 2**30:.2f} GiB' if dev.type == 'cuda' else ''
+    return (f'estimated {dt * steps:.1f} s/epoch ({steps} steps x {dt * 1000:.0f} ms) + {ev:.1f} s per evaluation ({images} images), '
+            f'{(dt * steps * epochs + ev * n_ev) / 60:.1f} min for {epochs} epoch{"s" * (epochs != 1)} and {n_ev} evaluation'
+            f'{"s" * (n_ev != 1)} (eval_every={eval_every}) on {dev} ({what}){mem}')
+
 def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
     """Print the estimated time of the steps of an epoch, of one evaluation (`n_eval` = validation and test images) and
     of the run, and the peak memory, from `n` timed steps and one evaluation batch of a twin network (no state is touched)."""
     with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):   # the run's RNG streams stay untouched
         m = method.build_model(len(method.counts)).to(dev)
-    if cfg.channels_last: m = m.to(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(m.weights(), cfg.w_lr, momentum=cfg.w_momentum)
-    arch = Architect(m, lr=cfg.arch_lr, weight_decay=cfg.arch_wd, order=cfg.arch_order)
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore')                 # a fallback is reported once, by the run's own step
-        st = _search_step(cfg, method, m, opt, arch)
-    x = torch.randn(cfg.batch_size, 3, size, size, device=dev)
-    if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
-    y = torch.randint(0, len(method.counts), (cfg.batch_size,), device=dev)
-    b = (x, y) * len(method.samplers()); vb = (x, y) * len(method.arch_samplers())
-    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
-    method.set_time(0.0)
-    one = lambda: st(b, vb, cfg.w_lr, cfg.arch_lr)
-    for _ in range(st.warmup + 1 if st.mode == 'graph' else 1): one()   # warm-up (and the capture, in graph mode)
-    if dev.type == 'cuda': torch.cuda.synchronize(dev)
-    t = time.time()
-    for _ in range(n): one()
-    if dev.type == 'cuda': torch.cuda.synchronize(dev)
-    dt = (time.time() - t) / n
-    # one evaluation batch of the run's size (per image, a large batch is dearer than a small one on a CPU), scaled to the sets
-    eb = max(1, min(cfg.eval_batch_size, max(n_eval)))
-    xe = torch.randn(eb, 3, size, size, device=dev)
-    if cfg.channels_last: xe = xe.contiguous(memory_format=torch.channels_last)
-    m.eval()
-    with torch.no_grad(), _autocast(dev, cfg.amp):
-        for i in range(2 if dev.type == 'cuda' else 1):        # on CUDA, a first call picks the kernels
-            if dev.type == 'cuda': torch.cuda.synchronize(dev)
-            te = time.time(); method.predict(m, xe)
-            if dev.type == 'cuda': torch.cuda.synchronize(dev)
-    ev = (time.time() - te) * sum(math.ceil(k / eb) for k in n_eval)
-    n_ev = n_evaluations(cfg.epochs, cfg.eval_every)
-    mem = f', peak memory {torch.cuda.max_memory_allocated(dev) / 2**30:.2f} GiB' if dev.type == 'cuda' else ''
-    prec = (f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '')
+        if cfg.channels_last: m = m.to(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(m.weights(), cfg.w_lr, momentum=cfg.w_momentum)
+        arch = Architect(m, lr=cfg.arch_lr, weight_decay=cfg.arch_wd, order=cfg.arch_order)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')                 # a fallback is reported once, by the run's own step
+            st = _search_step(cfg, method, m, opt, arch)
+        x = torch.randn(cfg.batch_size, 3, size, size, device=dev)
+        if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+        y = torch.randint(0, len(method.counts), (cfg.batch_size,), device=dev)
+        b = (x, y) * len(method.samplers()); vb = (x, y) * len(method.arch_samplers())
+        if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
+        method.set_time(0.0)
+        # one evaluation batch of the run's size (per image, a large batch is dearer than a small one on a CPU), scaled to the sets
+        eb = max(1, min(cfg.eval_batch_size, max(n_eval)))
+        dt, te = _time_twin(dev, lambda: st(b, vb, cfg.w_lr, cfg.arch_lr), st.warmup + 1 if st.mode == 'graph' else 1,
+                            m, method.predict, eb, size, cfg.channels_last, cfg.amp, n)
+    what = (f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '')
             + (', batched edges' if cfg.batch_edges else '') + f', step {st.mode}')
-    print(f'estimated {dt * steps:.1f} s/epoch ({steps} steps x {dt * 1000:.0f} ms) + {ev:.1f} s per evaluation '
-          f'({n_eval[0]} + {n_eval[1]} images), {(dt * steps * cfg.epochs + ev * n_ev) / 60:.1f} min for {cfg.epochs} epoch{"s" * (cfg.epochs != 1)} and '
-          f'{n_ev} evaluation{"s" * (n_ev != 1)} (eval_every={cfg.eval_every}) on {dev} ({prec}){mem}')
-    del m, opt, arch, st, xe
+    print(_cost_line(dev, steps, dt, te * sum(math.ceil(k / eb) for k in n_eval), f'{n_eval[0]} + {n_eval[1]}',
+                     cfg.epochs, cfg.eval_every, what))
+    del m, opt, arch, st
 
 # %% ../nbs/08_search.ipynb #01d477bd
 def plot_search(history:list|str|Path, # per-epoch records, or a run folder

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #1469c3c0
 from __future__ import annotations
-import json, math, time, random
+import json, math, time, random, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,7 +22,8 @@ from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, load_search_data, evaluate, load_history, _autocast, _prepare_run,
-                                _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches)
+                                _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _time_twin, _cost_line)
 
 # %% auto #0
 __all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'SEARCH_MODES', 'TRAIN_MODES', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode',
@@ -291,6 +292,27 @@ def _check_config(cfg:TrainConfig):
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     lr_schedule(cfg)
 
+def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, n_test:int, n:int=2):
+    "Print the estimated time of an epoch's steps, of one evaluation and of the run, from a twin network (no state is touched)."
+    with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):   # the run's RNG streams stay untouched
+        m = mode.build_model(n_classes, geno).to(dev)
+        if cfg.channels_last: m = m.to(memory_format=torch.channels_last)
+        m.generator, m.drop_path_prob = torch.Generator(device=dev).manual_seed(0), cfg.drop_path_prob
+        opt = torch.optim.SGD(m.parameters(), cfg.lr, momentum=cfg.momentum)
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')                 # a fallback is reported once, by the run's own step
+            st = TrainStep(m, opt, mode.loss, cfg.grad_clip, cfg.amp, cfg.step_mode, cfg.fused)
+        x = torch.randn(cfg.batch_size, 3, size, size, device=dev)
+        if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
+        b = (x, torch.randint(0, n_classes, (cfg.batch_size,), device=dev)) * len(mode.samplers())
+        if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
+        eb = max(1, min(cfg.eval_batch_size, n_test))
+        dt, te = _time_twin(dev, lambda: st(b, cfg.lr, key=0), st.warmup + 1 if st.mode == 'graph' else 1,
+                            m, mode.predict, eb, size, cfg.channels_last, cfg.amp, n)
+    what = f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '') + f', step {st.mode}'
+    print(_cost_line(dev, steps, dt, te * math.ceil(n_test / eb), f'{n_test} test', cfg.epochs, cfg.eval_every, what))
+    del m, opt, st
+
 def _aux_side(side:int) -> int:
     "Feature-map side after the two reduction cells (the auxiliary head reads the second one's output)."
     return math.ceil(math.ceil(side / 2) / 2)
@@ -352,6 +374,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     if verbose and ckpt is None:
         print(f'training {cfg.mode!r} on {data.name} (ratio {data.imb_ratio:g}, {len(data.y_train)} images): '
               f'{n_params / 1e6:.3f}M parameters, {steps} steps/epoch x {cfg.epochs} epochs on {dev}')
+        _print_train_cost(cfg, mode, n_classes, geno, dev, steps, side, len(data.y_test))
 
     ebar = tqdm(range(start, cfg.epochs), desc=f'train {cfg.mode}', disable=not progress, initial=start, total=cfg.epochs)
     for epoch in ebar:
