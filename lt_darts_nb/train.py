@@ -322,7 +322,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
                    out:str|Path='runs/train', # the run folder
                    resume:bool=False, # continue the run in `out` from its last checkpoint
                    progress:bool|None=None, # progress bars (default: yes, unless under a test runner)
-                   verbose:bool=True, # print a summary line at the start and the end
+                   verbose:bool=True, # print a summary line and the cost estimate at the start, the result at the end
                    on_step:Callable|None=None, # called as `on_step(epoch, step, info)` after every step (tests, logging)
                   ) -> TrainResult:
     "Train `genotype`'s evaluation network from scratch on the long-tailed training set; report balanced test accuracy (last epoch)."
