@@ -60,3 +60,16 @@ def test_determinism(tmp_path):
     run('determinism.py', '--device', 'cpu', '--epochs', '1', '--max_steps', '2', '--C', '4', '--layers', '3', '--json', str(tmp_path/'d.json'))
     d = json.loads((tmp_path/'d.json').read_text())
     assert d['epochs'][0]['same_genotype'] is True           # on a CPU two runs with one seed are identical
+
+
+def test_gpu_checks_script(tmp_path):
+    "The one-command GPU checks: valid bash, every script and notebook it runs exists, and without a GPU it stops at once."
+    sh = ROOT/'benchmarks'/'gpu_checks.sh'
+    assert subprocess.run(['bash', '-n', str(sh)]).returncode == 0
+    text = sh.read_text()
+    for path in set(__import__('re').findall(r'((?:benchmarks|tests)/\w+\.py|nbs/\w+\.ipynb)', text)):
+        assert (ROOT/path).is_file(), path
+    p = subprocess.run(['bash', str(sh), str(tmp_path/'out')], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHON=sys.executable))
+    assert p.returncode == 1 and 'no CUDA device' in p.stderr, (p.returncode, p.stdout, p.stderr)
+    assert not (tmp_path/'out').exists()                      # nothing written

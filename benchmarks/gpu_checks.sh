@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The GPU checks of benchmarks/README.md ("A GPU session, in order": steps 1 and 2, and the profiles of step 3) in one
+# command, for a machine held for a short time:
+#
+#     bash benchmarks/gpu_checks.sh OUT_DIR [--compile]
+#
+# Every step writes OUT_DIR/<step>.log; the benchmarks also write OUT_DIR/search_step_$GPU_TAG.json and
+# OUT_DIR/train_step_$GPU_TAG.json (GPU_TAG: default h200). Copy what you keep into results/bench/ and
+# results/profile/. A failing step is reported and the next one runs; the exit status is that of the first failure.
+# Needs a CUDA device, torch and fastcore, not nbdev (the notebooks' gpu cells run through tests/run_cells.py);
+# PYTHON names the interpreter (default python3).
+# --compile is passed to the two step benchmarks (adds torch.compile: minutes of compiling).
+set -u
+out=${1:?usage: bash benchmarks/gpu_checks.sh OUT_DIR [--compile]}; shift
+case $out in /*) ;; *) out=$PWD/$out ;; esac     # relative to where it is called from
+tag=${GPU_TAG:-h200}
+py=${PYTHON:-python3}
+cd "$(dirname "$0")/.." || exit 1
+"$py" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "gpu_checks.sh: no CUDA device; these checks need a GPU")' || exit 1
+mkdir -p "$out" || exit 1
+export PYTHONUNBUFFERED=1
+first=0; summary=()
+step() {
+  local name=$1; shift
+  echo "== $name: $*"
+  local t=$SECONDS; "$@" > "$out/$name.log" 2>&1; local rc=$?
+  echo "   exit $rc after $((SECONDS - t)) s"; tail -n 4 "$out/$name.log" | sed 's/^/   /'
+  summary+=("$name=$rc"); if [ $rc -ne 0 ] && [ $first -eq 0 ]; then first=$rc; fi
+}
+step cells_step "$py" tests/run_cells.py nbs/07a_step.ipynb --flags gpu
+step cells_search "$py" tests/run_cells.py nbs/08_search.ipynb --flags gpu
+step bench_search_step "$py" benchmarks/bench_search_step.py --device cuda --steps 30 --warmup 5 --json "$out/search_step_$tag.json" "$@"
+step bench_train_step "$py" benchmarks/bench_train_step.py --device cuda --steps 30 --warmup 5 --json "$out/train_step_$tag.json" "$@"
+step profile_fp32 "$py" benchmarks/profile_search_step.py --device cuda --steps 5 --rows 14
+step profile_fp32_cl "$py" benchmarks/profile_search_step.py --device cuda --steps 5 --rows 14 --channels_last
+step profile_fp32_cl_batched "$py" benchmarks/profile_search_step.py --device cuda --steps 5 --rows 14 --channels_last --batch_edges
+echo "summary: ${summary[*]}"
+exit $first
