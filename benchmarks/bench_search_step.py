@@ -22,7 +22,8 @@ Variants run interleaved (one step of each in turn) so that load changes hit all
 Then the epoch budget of the real search (CIFAR-10-LT, ratio 100, DARTS' 50/50 split) for the slowest and the fastest
 package variant: the epoch's steps at the measured step time, and the epoch's evaluation (`search`'s `evaluate` over the
 validation half and the balanced test set, eval mode, no gradients) at each --eval_batch size, timed on
---eval_batches batches (default: all of them on CUDA, about 512 images on the CPU) and scaled to the whole sets; a 50-epoch search's total follows for eval_every 1, 10 and 0.
+--eval_batches batches (default: all of them on CUDA, about 512 images on the CPU) and scaled to the whole sets; a
+50-epoch search's total follows for eval_every 1, 10 and 0.
 Memory: on CUDA the peak allocated during one step above what was allocated before it; on the CPU the bytes autograd
 saves for the backward pass of one weight-loss forward. Usage:
 
@@ -30,8 +31,7 @@ saves for the backward pass of one weight-loss forward. Usage:
     python benchmarks/bench_search_step.py --device cuda --steps 30 --json results/bench/search_step_h200.json
 """
 from __future__ import annotations
-import argparse, gc, os, statistics, sys, time, warnings
-import math
+import argparse, gc, json, math, os, statistics, sys, time, warnings
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -132,7 +132,6 @@ def main(argv=None):
     budget = epoch_budget([v for v in variants if v.name in (rows[1]['variant'], max(rows[1:], key=lambda r: r['ratio'])['variant'])],
                           {r['variant']: r['median_s'] for r in rows}, args, device)
     if args.json:
-        import json
         d = json.load(open(args.json)); d['epoch_budget'] = budget; save_json(d, args.json)
     return rows
 
