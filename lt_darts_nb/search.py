@@ -29,8 +29,8 @@ from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard
 # %% auto #0
 __all__ = ['METHODS', 'SELECTION_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method', 'ResampleMethod', 'ReweightMethod', 'BBNMethod',
            'BBNAdaptiveLRMethod', 'get_method', 'load_search_data', 'evaluate', 'select_epoch', 'SearchResult',
-           'load_history', 'arch_schedule', 'weight_schedule', 'search', 'n_evaluations', 'plot_search', 'tiny_config',
-           'select_run', 'search_many']
+           'load_history', 'arch_schedule', 'weight_schedule', 'is_eval_epoch', 'n_evaluations', 'search',
+           'plot_search', 'tiny_config', 'select_run', 'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
@@ -363,6 +363,17 @@ def _cycle(loaders):
     while True:
         for b in _zip_batches(loaders): yield b
 
+def is_eval_epoch(epoch:int, # the epoch, 0-based
+                  epochs:int, # epochs of the run
+                  eval_every:int, # `SearchConfig.eval_every` / `TrainConfig.eval_every`
+                 ) -> bool:
+    "Whether a run evaluates after `epoch`: every `eval_every`-th epoch and always the last (`eval_every=0`: the last only)."
+    return epoch == epochs - 1 or bool(eval_every and (epoch + 1) % eval_every == 0)
+
+def n_evaluations(epochs:int, eval_every:int) -> int:
+    "How many epochs a run evaluates (`is_eval_epoch`)."
+    return sum(is_eval_epoch(e, epochs, eval_every) for e in range(epochs))
+
 def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS on CIFAR-10-LT, ratio 100)
            out:str|Path='runs/search', # the run folder
            resume:bool=False, # continue the run in `out` from its last checkpoint
@@ -461,7 +472,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         alarms = guard.check(rec) if guard.max_skip or guard.min_entropy else []
         if alarms: rec['collapse_alarms'] = alarms
         stop = bool(alarms) and guard.should_stop
-        if stop or epoch == cfg.epochs - 1 or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0):
+        if stop or is_eval_epoch(epoch, cfg.epochs, cfg.eval_every):
             t1 = time.time()        # the epoch's measurements (for the report; nothing in the loop reads them)
             rec.update(_eval_record(evaluate(model, val_loader, method.predict, n_classes, amp=cfg.amp),
                                     evaluate(model, test_loader, method.predict, n_classes, groups, amp=cfg.amp)))
@@ -515,12 +526,6 @@ def _finish(out:Path, cfg:SearchConfig, history:list, verbose:bool) -> SearchRes
                    stopped_early=len(history) < cfg.epochs), out/'result.json')
     if verbose: print(f'genotype (rule {cfg.select!r}, epoch {history[i]["epoch"]}): {g}\nsaved to {out/"genotype.json"}')
     return SearchResult(out, cfg, g, history[i]['epoch'], history)
-
-def n_evaluations(epochs:int, # epochs of the run
-                  eval_every:int, # `SearchConfig.eval_every` / `TrainConfig.eval_every`
-                 ) -> int:
-    "How many epochs a run evaluates: every `eval_every`-th and always the last (0: the last only)."
-    return len({e for e in range(epochs) if eval_every and (e + 1) % eval_every == 0} | {epochs - 1})
 
 def _time_twin(dev, one, warm:int, m, predict, eb:int, size:int, channels_last:bool, amp:str, n:int=2) -> tuple:
     """Seconds per call of `one` (after `warm` untimed calls: warm-up, and the capture in graph mode) and per

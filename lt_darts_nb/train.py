@@ -23,7 +23,7 @@ from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, load_search_data, evaluate, load_history, _autocast, _prepare_run,
                                 _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
-                                _time_twin, _cost_line)
+                                _time_twin, _cost_line, is_eval_epoch)
 
 # %% auto #0
 __all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'SEARCH_MODES', 'TRAIN_MODES', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode',
@@ -396,8 +396,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
             kept = f'the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept' if epoch else 'no checkpoint was written'
             raise LTDartsError(f'non-finite loss in epoch {epoch}: the run stopped; {kept}; lower lr or use amp=""')
         rec = dict(epoch=epoch, lr=lr, drop_path_prob=model.drop_path_prob, train_loss=train_loss, train_acc=train_acc, **mode.extra(epoch))
-        last = epoch == cfg.epochs - 1
-        if last or (cfg.eval_every and (epoch + 1) % cfg.eval_every == 0):
+        if is_eval_epoch(epoch, cfg.epochs, cfg.eval_every):
             t1 = time.time()
             ev = evaluate(model, test_loader, mode.predict, n_classes, groups, amp=cfg.amp)
             rec.update(test_loss=ev['loss'], test_acc=ev['acc'], **{f'test_{k}': ev[k] for k in ('many', 'medium', 'few')},
