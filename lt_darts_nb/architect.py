@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from .core import LTDartsError
 
 # %% auto #0
-__all__ = ['default_loss', 'Architect']
+__all__ = ['default_loss', 'arch_groups', 'Architect']
 
 # %% ../nbs/04_architect.ipynb #82b1df71
 def default_loss(model, # a model with a forward pass (and optionally a `criterion`)
@@ -26,9 +26,20 @@ def _grads(loss, params):
     return [torch.zeros_like(p) if g is None else g for g, p in zip(gs, params)]
 
 # %% ../nbs/04_architect.ipynb #96ae6e75
+def arch_groups(model) -> dict:
+    """A model's architecture parameters by learning-rate group: `model.arch_groups()` where the model names its
+    groups (it must list `arch_parameters()` in their order), else one group, `'alphas'`."""
+    f = getattr(model, 'arch_groups', None)
+    params = list(model.arch_parameters())
+    if f is None: return {'alphas': params}
+    groups = {str(n): list(ps) for n, ps in f().items()}
+    if [id(p) for ps in groups.values() for p in ps] != [id(p) for p in params]:
+        raise LTDartsError(f'{type(model).__name__}.arch_groups() must list every arch_parameters() tensor once, in their order')
+    return groups
+
 class Architect:
-    "Owns the Adam optimiser of `model.arch_parameters()` and takes first- or second-order DARTS steps on them."
-    def __init__(self, model, # exposes arch_parameters(), weights(), new() and a forward pass
+    "Owns the Adam optimiser of `model.arch_parameters()` (a param group per `arch_groups`) and takes first- or second-order DARTS steps on them."
+    def __init__(self, model, # exposes arch_parameters(), weights(), new() and a forward pass; optionally arch_groups()
                  lr:float=3e-4, # Adam learning rate of the alphas
                  betas:tuple=(0.5, 0.999), # Adam betas
                  weight_decay:float=1e-3, # Adam (L2) weight decay of the alphas
@@ -40,25 +51,41 @@ class Architect:
         if order not in (1, 2): raise LTDartsError(f'order must be 1 or 2, got {order!r}: use 1 (first order) or 2 (unrolled)')
         self.model, self.order, self.loss_fn = model, order, loss_fn or default_loss
         self.grad_clip, self.hvp_r = grad_clip, hvp_r
-        self.optimizer = torch.optim.Adam(list(model.arch_parameters()), lr=_check_lr(lr), betas=betas,
-                                          weight_decay=weight_decay)
-        self._unrolled, self._lr = None, float(lr)
+        groups = arch_groups(model)
+        self.optimizer = torch.optim.Adam([{'params': ps, 'name': n} for n, ps in groups.items()], lr=_check_lr(lr),
+                                          betas=betas, weight_decay=weight_decay)
+        self._unrolled, self._lrs = None, {n: float(lr) for n in groups}
+
+    @property
+    def groups(self) -> tuple:
+        "The names of the learning-rate groups (`arch_groups`), e.g. `('alpha_normal', 'alpha_reduce')`."
+        return tuple(g['name'] for g in self.optimizer.param_groups)
+
+    @property
+    def lrs(self) -> dict:
+        "The learning rate of every group, by name, that the next step will use (numbers, read without a device sync)."
+        return {g['name']: self._lrs[g['name']] if isinstance(g['lr'], torch.Tensor) else g['lr'] for g in self.optimizer.param_groups}
 
     @property
     def lr(self) -> float:
-        "The learning rate the Adam optimiser of the alphas will use at its next step (a number, read without a device sync)."
-        v = self.optimizer.param_groups[0]['lr']
-        return self._lr if isinstance(v, torch.Tensor) else v
+        "The learning rate of the first group (of every group unless they were set apart); setting a number sets every group."
+        return next(iter(self.lrs.values()))
 
     @lr.setter
-    def lr(self, value:float):
-        value = _check_lr(value)
-        self._lr = value
-        for g in self.optimizer.param_groups:   # a tensor learning rate (CUDA-graph steps) is filled in place
-            if isinstance(g['lr'], torch.Tensor): g['lr'].fill_(value)
-            else: g['lr'] = value
+    def lr(self, value:float|dict):
+        if isinstance(value, dict):
+            bad = sorted(set(value) - set(self.groups))
+            if bad: raise LTDartsError(f"unknown architecture learning-rate group(s) {bad}: use {', '.join(self.groups)}")
+            values = {n: _check_lr(v) for n, v in value.items()}
+        else: values = dict.fromkeys(self.groups, _check_lr(value))
+        for g in self.optimizer.param_groups:
+            if g['name'] not in values: continue
+            v = self._lrs[g['name']] = values[g['name']]
+            if isinstance(g['lr'], torch.Tensor): g['lr'].fill_(v)   # a tensor learning rate (CUDA-graph steps) is filled in place
+            else: g['lr'] = v
 
-    def set_lr(self, value:float) -> 'Architect':
+    def set_lr(self, value:float|dict, # one learning rate for every group, or `{group name: lr}` for the groups it names
+              ) -> 'Architect':
         "Set the learning rate of the alphas (for schedules that change it every step); returns `self`."
         self.lr = value
         return self
@@ -151,9 +178,16 @@ class Architect:
         return dict(optimizer=self.optimizer.state_dict(), order=self.order)
 
     def load_state_dict(self, state:dict):
-        "Restore what `state_dict` returned."
-        self.optimizer.load_state_dict(state['optimizer'])
-        self._lr = float(self.optimizer.param_groups[0]['lr'])
+        "Restore what `state_dict` returned (also from before the groups had names: one group for all alphas)."
+        sd, names = state['optimizer'], self.groups
+        saved, ours = sd['param_groups'], self.optimizer.param_groups
+        if len(saved) == 1 < len(ours) and len(saved[0]['params']) == sum(len(g['params']) for g in ours):
+            ids, split = list(saved[0]['params']), []
+            for g in ours: split.append({**saved[0], 'name': g['name'], 'params': ids[:len(g['params'])]}); ids = ids[len(g['params']):]
+            sd = {**sd, 'param_groups': split}
+        self.optimizer.load_state_dict(sd)
+        for g, n in zip(self.optimizer.param_groups, names): g.setdefault('name', n)
+        self._lrs = {g['name']: float(g['lr']) for g in self.optimizer.param_groups}
         self.order = state.get('order', self.order)
 
 def _check_lr(value) -> float:

@@ -160,6 +160,10 @@ class BilateralSearchNetwork(nn.Module):
         "The architecture parameters `[alphas_normal, alphas_reduce]`, one pair shared by trunk and both branches."
         return self.net.arch_parameters()
 
+    def arch_groups(self) -> dict:
+        "The architecture parameters by learning-rate group (`SearchNetwork.arch_groups`)."
+        return self.net.arch_groups()
+
     def weights(self) -> list:
         "Every parameter that is not an architecture parameter, each exactly once (what the weight optimiser trains)."
         arch = {id(a) for a in self.arch_parameters()}

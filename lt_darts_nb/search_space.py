@@ -246,6 +246,10 @@ class SearchNetwork(nn.Module):
         "The architecture parameters `[alphas_normal, alphas_reduce]`."
         return [self.alphas_normal, self.alphas_reduce]
 
+    def arch_groups(self) -> dict:
+        "The architecture parameters by learning-rate group, in `arch_parameters()` order: the architect gives each group its own learning rate."
+        return {'alpha_normal': [self.alphas_normal], 'alpha_reduce': [self.alphas_reduce]}
+
     def weights(self) -> list:
         "Every parameter that is not an architecture parameter (what the weight optimiser trains)."
         arch = {id(a) for a in self.arch_parameters()}
