@@ -22,15 +22,15 @@ from .genotypes import genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode
-from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
+from .schedules import get_adaptor, parse_schedule, schedule_from_knobs, hetero_schedule
 from .bbn import BilateralSearchNetwork, bbn_loss
 from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard
 
 # %% auto #0
 __all__ = ['METHODS', 'SELECTION_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method', 'ResampleMethod', 'ReweightMethod', 'BBNMethod',
            'BBNAdaptiveLRMethod', 'get_method', 'load_search_data', 'evaluate', 'select_epoch', 'SearchResult',
-           'load_history', 'arch_schedule', 'weight_schedule', 'is_eval_epoch', 'n_evaluations', 'search',
-           'plot_search', 'tiny_config', 'select_run', 'search_many']
+           'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options', 'is_eval_epoch', 'n_evaluations',
+           'search', 'plot_search', 'tiny_config', 'select_run', 'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
@@ -68,6 +68,7 @@ class SearchConfig(Config):
     arch_lr:float=3e-4 # base learning rate of the architecture parameters
     arch_wd:float=1e-3 # weight decay of the architecture parameters
     arch_schedule:str='' # architecture LR schedule: a kind ('constant', 'cosine', 'linear', 'step_freeze', 'adaptor_scaled') or a spec ('' = the method's)
+    arch_schedule_reduce:str='' # the reduction-cell alphas' own LR schedule, in the same forms ('' = the normal cell's: one architecture LR)
     arch_power:float=1.0 # exponent of adaptor-coupled architecture schedules
     arch_floor:float=0.0 # floor of decaying architecture schedules (fraction of `arch_lr`)
     arch_freeze_at:float=0.5 # 'step_freeze': the switch point (fraction of the epochs if < 1, else an epoch)
@@ -335,11 +336,13 @@ def load_history(run:str|Path) -> list:
 # %% ../nbs/08_search.ipynb #8b48e8cc
 def arch_schedule(cfg:SearchConfig, # the configuration
                   method:Method|None=None, # its method (default: from `cfg.method`)
+                  cell:str='normal', # 'normal', or 'reduce' for the reduction-cell alphas (`cfg.arch_schedule_reduce`, else the normal cell's)
                  ):
     """The architecture learning-rate schedule of a search: `cfg.arch_schedule` (or the method's default) as a kind
     of `schedules.KNOB_KINDS` built from `arch_lr`, `arch_floor`, `arch_power`, `arch_freeze_at` and `bbn_adaptor`, or
     a full spec such as `"warmup(cosine(3e-4, 1e-5), 5)"`."""
-    kind = cfg.arch_schedule or (method or get_method(cfg.method)).arch_schedule
+    if cell not in ('normal', 'reduce'): raise LTDartsError(f"unknown cell {cell!r}: use 'normal' or 'reduce'")
+    kind = (cfg.arch_schedule_reduce if cell == 'reduce' else '') or cfg.arch_schedule or (method or get_method(cfg.method)).arch_schedule
     if '(' in kind: return parse_schedule(kind)
     return schedule_from_knobs(kind, lr=cfg.arch_lr, floor=cfg.arch_floor * cfg.arch_lr, power=cfg.arch_power,
                                at=cfg.arch_freeze_at, adaptor=cfg.bbn_adaptor)
@@ -348,6 +351,13 @@ def weight_schedule(cfg:SearchConfig):
     "The weight learning-rate schedule: `cfg.w_schedule` from `w_lr` to `w_lr_min` (DARTS: cosine), or a full spec."
     if '(' in cfg.w_schedule: return parse_schedule(cfg.w_schedule)
     return schedule_from_knobs(cfg.w_schedule, lr=cfg.w_lr, floor=cfg.w_lr_min)
+
+def schedule_options(hetero=None, # a `schedules.HeteroSchedule`, one of `HETERO_PRESETS` ('split', ...), its dict, or None (our default)
+                    ) -> dict:
+    "The `SearchConfig` fields that make a search follow a heterogeneous schedule: `w_schedule`, `arch_schedule`, `arch_schedule_reduce`."
+    h = hetero_schedule(hetero)
+    return dict(w_schedule=str(h.w), arch_schedule=str(h.alpha_normal),
+                arch_schedule_reduce='' if h.alpha_reduce is None else str(h.alpha_reduce))
 
 def _loaders(x, y, samplers, cfg, counts, dev, seed, augment=True, mean=None, std=None):
     return [DeviceLoader(x, y, batch_size=cfg.batch_size, sampler=s, augment=augment, cutout=cfg.cutout if augment else 0,
@@ -391,7 +401,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every}): 0 evaluates after the last epoch only')
     _autocast(torch.device('cpu'), cfg.amp)    # validates amp
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
-    weight_schedule(cfg); arch_schedule(cfg)    # validates the schedules
+    weight_schedule(cfg); arch_schedule(cfg); arch_schedule(cfg, cell='reduce')    # validates the schedules
     dev = get_device(cfg.device)
     out = Path(out)
     if progress is None: progress = not in_test()
@@ -422,6 +432,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     w_opt = torch.optim.SGD(model.weights(), cfg.w_lr, momentum=cfg.w_momentum, weight_decay=cfg.w_wd)
     architect = Architect(model, lr=cfg.arch_lr, weight_decay=cfg.arch_wd, order=cfg.arch_order)
     w_sched, a_sched = weight_schedule(cfg), arch_schedule(cfg, method)
+    r_sched = arch_schedule(cfg, method, 'reduce') if cfg.arch_schedule_reduce else None   # None: one LR for all alphas
     steps = min(len(l) for l in w_loaders)
     if cfg.max_steps: steps = min(steps, cfg.max_steps)
     if steps < 1: raise LTDartsError(f'the weight half has fewer images than one batch ({cfg.batch_size}): lower --batch_size')
@@ -446,7 +457,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         for l in w_loaders + a_loaders: l.set_epoch(epoch, cfg.epochs)   # no-op unless the epoch changed
         model.train()
         stats = torch.zeros(3, device=dev)  # loss sum, correct, seen
-        a_lrs = []
+        a_lrs, r_lrs = [], []
         arch_on = epoch >= cfg.arch_start
         a_iter = _cycle(a_loaders)
         sbar = tqdm(zip(range(steps), _zip_batches(w_loaders)), total=steps, leave=False, disable=not progress, desc=f'epoch {epoch}')
@@ -455,6 +466,9 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
             method.set_time(t)
             a_lr = float(a_sched(t, cfg.epochs)) if arch_on else None
             if arch_on: a_lrs.append(a_lr)
+            if arch_on and r_sched is not None:    # the reduction cell's own rate: one per param group of the architect
+                r_lrs.append(float(r_sched(t, cfg.epochs)))
+                a_lr = {'alpha_normal': a_lr, 'alpha_reduce': r_lrs[-1]}
             loss, correct, n = step_fn(batch, next(a_iter) if arch_on else None, w_lr, a_lr)   # the step chapter
             with torch.no_grad():
                 stats[0] += loss * n; stats[1] += correct; stats[2] += n
@@ -465,7 +479,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         if not (math.isfinite(train_loss) and alphas_ok):
             what = 'loss' if not math.isfinite(train_loss) else 'architecture parameters'
             raise LTDartsError(f'non-finite {what} in epoch {epoch}: the run stopped; the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept; lower the learning rates or use amp=""')
-        rec = _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, train_loss, train_acc)
+        rec = _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs if r_sched is not None else a_lrs, train_loss, train_acc)
         if cfg.hessian_every and epoch % cfg.hessian_every == 0:
             batches = [b for _, b in zip(range(cfg.hessian_batches), hess_loader)]
             rec['hessian_eig'] = float(hessian_max_eigenvalue(model, lambda m, b, _e=epoch: method.arch_forward(m, b, _e)[0], batches))
@@ -500,13 +514,14 @@ def _search_step(cfg, method, model, w_opt, architect) -> SearchStep:
                       arch_loss=lambda m, b: method.arch_forward(m, b)[0], grad_clip=cfg.grad_clip, amp=cfg.amp,
                       mode=cfg.step_mode, fused=cfg.fused)
 
-def _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, train_loss, train_acc) -> dict:
+def _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs, train_loss, train_acc) -> dict:
     "What every epoch records: learning rates, training loss and accuracy, alpha, the genotype and its collapse counts."
     g = model.genotype()
     sm = {k: v.detach().float().cpu() for k, v in model.alpha_softmax().items()}
     return dict(epoch=epoch, w_lr=w_lr,
                 arch_lr=float(np.mean(a_lrs)) if a_lrs else 0.0, arch_lr_first=a_lrs[0] if a_lrs else 0.0,
-                arch_lr_last=a_lrs[-1] if a_lrs else 0.0, train_loss=train_loss, train_acc=train_acc,
+                arch_lr_last=a_lrs[-1] if a_lrs else 0.0, arch_lr_reduce=float(np.mean(r_lrs)) if r_lrs else 0.0,
+                train_loss=train_loss, train_acc=train_acc,
                 **collapse_metrics(model, genotype=g, per_op=False),   # skip / parameter-free counts, entropies
                 alpha_normal=sm['normal'].tolist(), alpha_reduce=sm['reduce'].tolist(),
                 genotype=genotype_to_dict(g), **method.extra(epoch))

@@ -228,7 +228,7 @@ class SearchStep(CapturedStep):
     def __call__(self, batch:tuple, # the weight batch `(x, y, ...)`
                  val_batch:tuple|None, # the architecture (validation) batch
                  w_lr:float, # the weights' learning rate of this step
-                 a_lr:float|None=None, # the alphas' learning rate; None: no architecture update
+                 a_lr:float|dict|None=None, # the alphas' learning rate, or one per architect group (`Architect.lrs`); None: no architecture update
                 ) -> tuple:
         "One search step; returns `(loss, correct, n)` (device tensors and an int), valid until the next call."
         set_lr(self.w_opt, w_lr)
