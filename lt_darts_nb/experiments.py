@@ -31,7 +31,8 @@ def results_dir(path:str|Path|None=None, # an explicit folder (returned as is)
 
 # %% ../nbs/12_experiments.ipynb #3551b942
 FINAL_KEYS = ('test_acc', 'test_many', 'test_medium', 'test_few', 'val_acc', 'train_acc')
-CONFIG_KEYS = ('method', 'dataset', 'imb_ratio', 'seed', 'lt_seed', 'epochs', 'bbn_adaptor', 'arch_schedule', 'arch_power')
+CONFIG_KEYS = ('method', 'dataset', 'imb_ratio', 'seed', 'lt_seed', 'epochs', 'bbn_adaptor', 'arch_schedule', 'arch_schedule_reduce',
+               'arch_power')
 
 def _read_json(p:Path):
     try: return json.loads(p.read_text())
@@ -81,7 +82,7 @@ def _sort_val(k, v):
     if isinstance(v, (int, float)) and not isinstance(v, bool): return (0, v, '')
     return (1, 0, str(v))
 
-def _row_order(r): return tuple(_sort_val(k, r.get(k)) for k in ('dataset', 'imb_ratio', 'method', 'bbn_adaptor', 'arch_schedule', 'seed', 'path'))
+def _row_order(r): return tuple(_sort_val(k, r.get(k)) for k in ('dataset', 'imb_ratio', 'method', 'bbn_adaptor', 'arch_schedule', 'arch_schedule_reduce', 'seed', 'path'))
 
 def collect_runs(root:str|Path, # folder to walk (recursively)
                 ) -> list[dict]:
