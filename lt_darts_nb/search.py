@@ -432,7 +432,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     w_opt = torch.optim.SGD(model.weights(), cfg.w_lr, momentum=cfg.w_momentum, weight_decay=cfg.w_wd)
     architect = Architect(model, lr=cfg.arch_lr, weight_decay=cfg.arch_wd, order=cfg.arch_order)
     w_sched, a_sched = weight_schedule(cfg), arch_schedule(cfg, method)
-    r_sched = arch_schedule(cfg, method, 'reduce') if cfg.arch_schedule_reduce else None   # None: one LR for all alphas
+    r_sched, split = arch_schedule(cfg, method, 'reduce'), bool(cfg.arch_schedule_reduce)   # not split: the normal cell's
     steps = min(len(l) for l in w_loaders)
     if cfg.max_steps: steps = min(steps, cfg.max_steps)
     if steps < 1: raise LTDartsError(f'the weight half has fewer images than one batch ({cfg.batch_size}): lower --batch_size')
@@ -464,11 +464,10 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         for step, batch in sbar:
             t = epoch + step / steps
             method.set_time(t)
-            a_lr = float(a_sched(t, cfg.epochs)) if arch_on else None
-            if arch_on: a_lrs.append(a_lr)
-            if arch_on and r_sched is not None:    # the reduction cell's own rate: one per param group of the architect
-                r_lrs.append(float(r_sched(t, cfg.epochs)))
-                a_lr = {'alpha_normal': a_lr, 'alpha_reduce': r_lrs[-1]}
+            a_lr = None
+            if arch_on:    # split: the reduction cell's own rate, one per param group of the architect
+                a_lrs.append(float(a_sched(t, cfg.epochs))); r_lrs.append(float(r_sched(t, cfg.epochs)))
+                a_lr = {'alpha_normal': a_lrs[-1], 'alpha_reduce': r_lrs[-1]} if split else a_lrs[-1]
             loss, correct, n = step_fn(batch, next(a_iter) if arch_on else None, w_lr, a_lr)   # the step chapter
             with torch.no_grad():
                 stats[0] += loss * n; stats[1] += correct; stats[2] += n
@@ -479,7 +478,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
         if not (math.isfinite(train_loss) and alphas_ok):
             what = 'loss' if not math.isfinite(train_loss) else 'architecture parameters'
             raise LTDartsError(f'non-finite {what} in epoch {epoch}: the run stopped; the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept; lower the learning rates or use amp=""')
-        rec = _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs if r_sched is not None else a_lrs, train_loss, train_acc)
+        rec = _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs, train_loss, train_acc)
         if cfg.hessian_every and epoch % cfg.hessian_every == 0:
             batches = [b for _, b in zip(range(cfg.hessian_batches), hess_loader)]
             rec['hessian_eig'] = float(hessian_max_eigenvalue(model, lambda m, b, _e=epoch: method.arch_forward(m, b, _e)[0], batches))
