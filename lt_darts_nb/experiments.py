@@ -14,9 +14,10 @@ from .genotypes import (PRIMITIVES, Genotype, genotype_from_dict, load_genotype,
 from .search import METHODS, SearchResult, load_history, select_epoch
 
 # %% auto #0
-__all__ = ['FINAL_KEYS', 'CONFIG_KEYS', 'GRID_COMMAND', 'results_dir', 'run_row', 'collect_runs', 'write_fake_run', 'group_stats',
-           'results_table', 'save_tables', 'as_history', 'as_genotype', 'plot_compare', 'alpha_trajectory',
-           'plot_alpha_trajectories', 'plot_genotypes', 'run_map', 'full_scale_report', 'evaluation_tables']
+__all__ = ['FINAL_KEYS', 'CONFIG_KEYS', 'GRID_COMMAND', 'MIXING_COMMAND', 'results_dir', 'run_row', 'collect_runs',
+           'write_fake_run', 'group_stats', 'results_table', 'save_tables', 'as_history', 'as_genotype', 'plot_compare',
+           'alpha_trajectory', 'plot_alpha_trajectories', 'plot_genotypes', 'run_map', 'full_scale_report',
+           'evaluation_tables']
 
 # %% ../nbs/12_experiments.ipynb #013175e5
 def results_dir(path:str|Path|None=None, # an explicit folder (returned as is)
@@ -300,6 +301,9 @@ def plot_genotypes(runs:dict, # {name: run folder, SearchResult, history or geno
 
 # %% ../nbs/12_experiments.ipynb #55d61ef6
 GRID_COMMAND = 'lt_darts_sweep --root results/cifar10_lt --methods ce,rs,rw,bbn,bbn_alr --ratios 100,50,10 --seeds 0,1,2 --device cuda --jobs auto --search_opts "step_mode=auto"'
+# the branch-mixing study: BBN's adaptors as variants of both BBN methods (the sweep chapter)
+MIXING_COMMAND = ('lt_darts_sweep --root results/cifar10_lt_mixing --methods bbn,bbn_alr --ratios 100 --seeds 0,1,2 --device cuda --jobs auto '
+                  '--search_opts "step_mode=auto" --vary "bbn_adaptor=parabolic_decay,linear_decay,cosine_decay,equal,parabolic_increase"')
 
 def run_map(rows:list[dict], # from `collect_runs`
             label='method', # a row key, or a function row -> name
