@@ -14,7 +14,7 @@ from fastcore.meta import delegates
 from .core import Config, LTDartsError, atomic_write, save_json, get_device
 from .search import SearchConfig, METHODS, get_method
 from .train import TrainConfig, SHARED_FIELDS
-from .experiments import run_row
+from .experiments import run_row, _new_axes
 
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES',
@@ -22,7 +22,7 @@ __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'SE
            'resolve_devices', 'resolve_jobs', 'make_sweep', 'split_variant', 'parse_variants', 'stage_state', 'Cell',
            'cell_name', 'cell_commands', 'config_diff', 'plan_sweep', 'error_line', 'run_cell', 'run_local',
            'run_submitit', 'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table',
-           'cells_table', 'save_sweep_tables', 'check_sweep', 'launch_sweep', 'run_sweep']
+           'cells_table', 'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
 
 # %% ../nbs/14_sweep.ipynb #c3ef2a3e
 def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
@@ -704,6 +704,9 @@ def _is_acc(m:str) -> bool: return m.endswith(('_acc', '_many', '_medium', '_few
 
 def _has_variants(rows) -> bool: return any(r.get('variant') for r in rows)
 
+_METRIC_NAMES = {'train_test_acc': 'test acc', 'train_test_many': 'many', 'train_test_medium': 'medium', 'train_test_few': 'few',
+                 'search_val_acc': 'search val', 'search_test_acc': 'search test', 'search_skip_normal': 'skip (normal)'}
+
 def _fmt_ratio(r) -> str: return f'{r:g}' if isinstance(r, (int, float)) else str(r)
 
 def default_metrics(rows:list[dict]) -> tuple:
@@ -741,9 +744,7 @@ def sweep_table(rows:list[dict], # from `collect_sweep`
     "Markdown table: mean ± std over seeds per (ratio, method, variant), accuracies in %, `n` seeds used (a column with another count says so), a note on the others."
     metrics = tuple(metrics or default_metrics(rows))
     var = _has_variants(rows)
-    names = {'train_test_acc': 'test acc', 'train_test_many': 'many', 'train_test_medium': 'medium', 'train_test_few': 'few',
-             'search_val_acc': 'search val', 'search_test_acc': 'search test', 'search_skip_normal': 'skip (normal)'}
-    head = ['ratio', 'method', *(['variant'] if var else []), 'n', *(names.get(m, m) + (' (%)' if _is_acc(m) else '') for m in metrics), 'note']
+    head = ['ratio', 'method', *(['variant'] if var else []), 'n', *(_METRIC_NAMES.get(m, m) + (' (%)' if _is_acc(m) else '') for m in metrics), 'note']
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for g in sweep_stats(rows, metrics):
         def cell(m):
@@ -811,6 +812,56 @@ def check_sweep(rows:list[dict], # from `collect_sweep` / `run_sweep`
         b = bad[0]
         raise LTDartsError(f"{len(bad)} of {len(rows)} cell(s) failed, e.g. {cell_name(b['imb_ratio'], b['method'], b['seed'], b.get('variant', ''))}: "
                            f"{b['error']} (see its log.txt; fix it and run the same sweep again)")
+
+# %% ../nbs/14_sweep.ipynb #b0bc0845
+def plot_sweep(rows:list[dict], # from `collect_sweep`
+               metrics:tuple|None=None, # row keys (default: the evaluation's test accuracy and few-shot accuracy when any cell has them, else the search's)
+               ax=None, # axes to draw into (one per panel), or None for a new figure
+              ):
+    """Bars of mean ± std over seeds, methods side by side: a panel per metric, the ratios on the x axis; with variants
+    a panel per metric and ratio, the variants on the x axis."""
+    import numpy as np
+    if metrics is None:
+        metrics = (('train_test_acc', 'train_test_few') if any(r.get('train_test_acc') is not None for r in rows)
+                   else ('search_test_acc', 'search_test_few'))
+    if isinstance(metrics, str): metrics = (metrics,)
+    stats = sweep_stats(rows, metrics)
+    if not stats: raise LTDartsError('no cells to plot: run the sweep first (or check its root folder)')
+    ratios = list(dict.fromkeys(g['imb_ratio'] for g in stats))
+    methods = list(dict.fromkeys(g['method'] for g in stats))
+    variants = list(dict.fromkeys(g['variant'] for g in stats))
+    by = {(g['imb_ratio'], g['method'], g['variant']): g for g in stats}
+    if _has_variants(stats):          # x: the variants, a panel per (metric, ratio)
+        keys = {v.split('=', 1)[0] for v in variants}
+        one_key = len(keys) == 1 and all('=' in v and '+' not in v for v in variants)     # 'bbn_adaptor=...': its values as labels
+        xs = [[(r, v) for v in variants] for r in ratios]
+        labels, xlabel = ([v.split('=', 1)[1] for v in variants], next(iter(keys))) if one_key else (variants, 'variant')
+        panels = [(m, r, x) for m in metrics for r, x in zip(ratios, xs)]
+    else:                             # x: the ratios, a panel per metric
+        labels, xlabel = [f'{_fmt_ratio(r)}' for r in ratios], 'imbalance ratio'
+        panels = [(m, None, [(r, v) for r in ratios for v in variants]) for m in metrics]
+    fig, axes = _new_axes(len(panels), ax, size=(max(3.6, 1.0 + 0.4 * len(methods) * len(labels)), 3.0))
+    width = 0.8 / len(methods)
+    for a, (m, r, x) in zip(axes, panels):
+        k = 100 if _is_acc(m) else 1
+        for j, meth in enumerate(methods):
+            gs = [by.get((rr, meth, v)) for rr, v in x]
+            mu = [np.nan if g is None or g[f'{m}_mean'] is None else g[f'{m}_mean'] * k for g in gs]
+            sd = [0.0 if g is None or g[f'{m}_std'] is None else g[f'{m}_std'] * k for g in gs]
+            bars = a.bar(np.arange(len(x)) + (j - (len(methods) - 1) / 2) * width, mu, width, yerr=sd, capsize=3, label=meth, color=f'C{j}')
+            for b, g in zip(bars, gs):
+                if g is not None and g[f'{m}_n']:
+                    a.annotate(f"n={g[f'{m}_n']}", (b.get_x() + b.get_width() / 2, 0), ha='center', va='bottom', fontsize=7)
+        tilt = max(map(len, labels)) * len(labels) > 40
+        a.set_xticks(np.arange(len(labels)), labels, rotation=20 if tilt else 0, ha='right' if tilt else 'center', fontsize=8)
+        a.set_xlabel(xlabel, fontsize=8)
+        a.set_title(f"{_METRIC_NAMES.get(m, m)}{' (%)' if k == 100 else ''}" + ('' if r is None else f', ratio {_fmt_ratio(r)}'), fontsize=9)
+        a.grid(axis='y', alpha=0.3)
+    if ax is None:
+        fig.legend(*axes[0].get_legend_handles_labels(), loc='upper center', ncol=len(methods), fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0, 1, 0.9))
+    else: axes[0].legend(fontsize=8)
+    return fig
 
 # %% ../nbs/14_sweep.ipynb #0c43e033
 def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
