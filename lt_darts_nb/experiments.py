@@ -17,7 +17,7 @@ from .search import METHODS, SearchResult, load_history, select_epoch
 __all__ = ['FINAL_KEYS', 'CONFIG_KEYS', 'GRID_COMMAND', 'MIXING_COMMAND', 'results_dir', 'run_row', 'collect_runs',
            'write_fake_run', 'group_stats', 'results_table', 'save_tables', 'as_history', 'as_genotype', 'plot_compare',
            'alpha_trajectory', 'plot_alpha_trajectories', 'plot_genotypes', 'run_map', 'full_scale_report',
-           'evaluation_tables']
+           'evaluated_sweeps', 'evaluation_tables']
 
 # %% ../nbs/12_experiments.ipynb #013175e5
 def results_dir(path:str|Path|None=None, # an explicit folder (returned as is)
@@ -358,23 +358,34 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
                          'collapse counts of the selected genotype.\n\n' + table))
         for f in figs.values():
             if f is not None: display(f)
-    evals = evaluation_tables(root, methods=methods)
+    from lt_darts_nb.sweep import sweep_table, plot_sweep
+    sweeps = evaluated_sweeps(root, methods=methods)
+    evals = {k: sweep_table(rs) for k, rs in sweeps.items()}
+    eval_figs = {k: plot_sweep(rs) for k, rs in sweeps.items()}
     if show and evals:
         from IPython.display import display, Markdown
         for where_s, md in evals.items():
             display(Markdown(f'Evaluation from scratch of the searched cells (`lt_darts_sweep`, `{where_s}`): balanced test accuracy of the '
                              'trained network at its last epoch, mean ± std over seeds.\n\n' + md))
-    return dict(rows=rows, table=table, runs=runs, figs=figs, finished=len(done), evaluations=evals)
+            display(eval_figs[where_s])
+    return dict(rows=rows, table=table, runs=runs, figs=figs, finished=len(done), evaluations=evals, evaluation_figs=eval_figs)
+
+def evaluated_sweeps(root:str|Path|None=None, # folder holding sweep roots (default: `results_dir()`)
+                     methods:tuple|None=None, # keep these methods (default: all)
+                    ) -> dict:
+    "`{sweep root: rows}` (`sweep.collect_sweep`) of every sweep under `root` with at least one finished evaluation."
+    import os
+    from lt_darts_nb.sweep import collect_sweep    # the sweep reads run folders through this module
+    root, out = results_dir(root), {}
+    for f in sorted(root.rglob('sweep.json')) if root.is_dir() else []:
+        rows = [r for r in collect_sweep(f.parent) if methods is None or r['method'] in methods]
+        if any(r.get('train_test_acc') is not None for r in rows):
+            out[os.path.relpath(f.parent, root.parent) if root.is_absolute() else str(f.parent)] = rows
+    return out
 
 def evaluation_tables(root:str|Path|None=None, # folder holding sweep roots (default: `results_dir()`)
                       methods:tuple|None=None, # keep these methods (default: all)
                      ) -> dict:
     "`{sweep root: markdown table}` of every sweep under `root` with at least one finished evaluation (`sweep.sweep_table`)."
-    import os
-    from lt_darts_nb.sweep import collect_sweep, sweep_table    # the sweep reads run folders through this module
-    root, out = results_dir(root), {}
-    for f in sorted(root.rglob('sweep.json')) if root.is_dir() else []:
-        rows = [r for r in collect_sweep(f.parent) if methods is None or r['method'] in methods]
-        if any(r.get('train_test_acc') is not None for r in rows):
-            out[os.path.relpath(f.parent, root.parent) if root.is_absolute() else str(f.parent)] = sweep_table(rows)
-    return out
+    from lt_darts_nb.sweep import sweep_table
+    return {k: sweep_table(rs) for k, rs in evaluated_sweeps(root, methods).items()}
