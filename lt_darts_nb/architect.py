@@ -96,7 +96,7 @@ class Architect:
              w_optimizer=None, # the weights' optimiser (order=2: momentum buffers and weight decay)
              loss_fn=None, # overrides the architect's `loss_fn` for this step
             ) -> dict:
-        "One update of the alphas; returns `dict(loss, grad_norm, lr)` (the validation loss and gradient norm as tensors)."
+        "One update of the alphas; returns `dict(loss, grad_norm, lr, lrs)` (the validation loss and gradient norm as tensors; `lr` the first group's rate, `lrs` every group's)."
         loss_fn = loss_fn or self.loss_fn
         arch = list(self.model.arch_parameters())
         self.optimizer.zero_grad(set_to_none=True)
@@ -107,9 +107,9 @@ class Architect:
         for a, g in zip(arch, grads): a.grad = g.detach()
         if self.grad_clip: grad_norm = torch.nn.utils.clip_grad_norm_(arch, self.grad_clip)
         else: grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
-        lr = self.lr
+        lrs = self.lrs
         self.optimizer.step()
-        return dict(loss=loss.detach(), grad_norm=grad_norm.detach(), lr=lr)
+        return dict(loss=loss.detach(), grad_norm=grad_norm.detach(), lr=next(iter(lrs.values())), lrs=lrs)
 
     def _unrolled_model(self):
         "The cached model of the same shape as `self.model`, holding a copy of its state."
