@@ -834,12 +834,11 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
     if _has_variants(stats):          # x: the variants, a panel per (metric, ratio)
         keys = {v.split('=', 1)[0] for v in variants}
         one_key = len(keys) == 1 and all('=' in v and '+' not in v for v in variants)     # 'bbn_adaptor=...': its values as labels
-        xs = [[(r, v) for v in variants] for r in ratios]
         labels, xlabel = ([v.split('=', 1)[1] for v in variants], next(iter(keys))) if one_key else (variants, 'variant')
-        panels = [(m, r, x) for m in metrics for r, x in zip(ratios, xs)]
+        panels = [(m, r, [(r, v) for v in variants]) for m in metrics for r in ratios]
     else:                             # x: the ratios, a panel per metric
-        labels, xlabel = [f'{_fmt_ratio(r)}' for r in ratios], 'imbalance ratio'
-        panels = [(m, None, [(r, v) for r in ratios for v in variants]) for m in metrics]
+        labels, xlabel = [_fmt_ratio(r) for r in ratios], 'imbalance ratio'
+        panels = [(m, None, [(r, '') for r in ratios]) for m in metrics]
     fig, axes = _new_axes(len(panels), ax, size=(max(3.6, 1.0 + 0.4 * len(methods) * len(labels)), 3.0))
     width = 0.8 / len(methods)
     for a, (m, r, x) in zip(axes, panels):
