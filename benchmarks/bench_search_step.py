@@ -195,10 +195,12 @@ def run_ladder(variants, levers, data, args, device, argv, script):
     """Time `variants` interleaved (`args.warmup` untimed and `args.steps` timed calls each, on `data[channels_last][i % 4]`),
     print the table (images/s, ms/step, ratio to the first variant, memory) and write `args.json`. Shared by the step benchmarks."""
     cuda = device.type == 'cuda'
-    times = {v.name: [] for v in variants}
+    times, warm_peak = {v.name: [] for v in variants}, {v.name: 0 for v in variants}
     for i in range(args.warmup):
         for v in variants:
+            if cuda: before = torch.cuda.memory_allocated(device); torch.cuda.reset_peak_memory_stats(device)
             t = time.perf_counter(); v(*data[v.channels_last][i % 4]); sync(device)
+            if cuda: warm_peak[v.name] = max(warm_peak[v.name], torch.cuda.max_memory_allocated(device) - before)
             if i == 0: print(f'  first step {v.name}: {time.perf_counter() - t:.2f} s', flush=True)
             if not cuda: release_host_memory()
     for i in range(args.steps):
@@ -217,6 +219,8 @@ def run_ladder(variants, levers, data, args, device, argv, script):
             v(*data[v.channels_last][0]); sync(device)
             mem_b = torch.cuda.max_memory_allocated(device) - before
             mem = f'step peak {mem_b / 2**20:.0f} MiB'
+            if getattr(getattr(v, 'step', None), 'mode', 'eager') == 'graph':   # a replay allocates nothing: its memory was taken at capture
+                mem_b = warm_peak[v.name]; mem = f'capture peak {mem_b / 2**20:.0f} MiB'
         else:
             mem_b = saved_bytes(lambda: v.loss(data[v.channels_last][0][0]))
             mem = f'saved activations {mem_b / 2**20:.0f} MiB'

@@ -4,9 +4,9 @@
 #
 #     bash benchmarks/gpu_checks.sh OUT_DIR [--compile]
 #
-# Every step writes OUT_DIR/<step>.log; the benchmarks also write OUT_DIR/search_step_$GPU_TAG.json and
-# OUT_DIR/train_step_$GPU_TAG.json (GPU_TAG: default h200). Copy what you keep into results/bench/ and
-# results/profile/. A failing step is reported and the next one runs; the exit status is that of the first failure.
+# Every step writes OUT_DIR/<step>.log; the benchmarks also write OUT_DIR/step_equivalence_$GPU_TAG.json,
+# OUT_DIR/search_step_$GPU_TAG.json and OUT_DIR/train_step_$GPU_TAG.json (GPU_TAG: default h200). Copy what you keep
+# into results/gpu_checks/, results/bench/ and results/profile/. A failing step is reported and the next one runs; the exit status is that of the first failure.
 # Needs a CUDA device, torch and fastcore, not nbdev (the notebooks' gpu cells run through tests/run_cells.py);
 # PYTHON names the interpreter (default python3).
 # --compile is passed to the two step benchmarks (adds torch.compile: minutes of compiling).
@@ -27,6 +27,7 @@ step() {
   echo "   exit $rc after $((SECONDS - t)) s"; tail -n 4 "$out/$name.log" | sed 's/^/   /'
   summary+=("$name=$rc"); if [ $rc -ne 0 ] && [ $first -eq 0 ]; then first=$rc; fi
 }
+step step_equivalence "$py" benchmarks/step_equivalence.py --device cuda --json "$out/step_equivalence_$tag.json"
 step cells_step "$py" tests/run_cells.py nbs/07a_step.ipynb --flags gpu
 step cells_search "$py" tests/run_cells.py nbs/08_search.ipynb --flags gpu
 step bench_search_step "$py" benchmarks/bench_search_step.py --device cuda --steps 30 --warmup 5 --json "$out/search_step_$tag.json" "$@"

@@ -62,6 +62,13 @@ def test_determinism(tmp_path):
     assert d['epochs'][0]['same_genotype'] is True           # on a CPU two runs with one seed are identical
 
 
+def test_step_equivalence(tmp_path):
+    run('step_equivalence.py', '--device', 'cpu', '--C', '4', '--layers', '3', '--size', '8', '--steps', '1,2', '--json', str(tmp_path/'e.json'))
+    d = json.loads((tmp_path/'e.json').read_text())
+    assert sorted(d) == sorted(f'n{n} eager vs {k}' for n in (1, 2) for k in ('eager', 'batched eager')), sorted(d)   # no graph rows on a CPU
+    assert all(d[f'n{n} eager vs eager'][g]['max_abs'] == 0 for n in (1, 2) for g in ('arch', 'params', 'buffers'))
+    assert d['n1 eager vs batched eager']['params']['max_abs'] < 1e-3
+
 def test_gpu_checks_script(tmp_path):
     "The one-command GPU checks: valid bash, every script and notebook it runs exists, and without a GPU it stops at once."
     sh = ROOT/'benchmarks'/'gpu_checks.sh'

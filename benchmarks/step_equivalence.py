@@ -1,0 +1,59 @@
+"""Does a captured (CUDA-graph) search step take the same steps as the eager one, and batched edges the same as
+unbatched ones? Runs the step chapter's small supernet (C=8, 5 cells, batches of 32) for 1 and 20 steps, with
+cuDNN deterministic, in each step mode, and prints the largest difference of the architecture weights, the
+parameters and the buffers against the eager, unbatched run (and against a second eager run: the floor). Usage:
+
+    python benchmarks/step_equivalence.py --device cuda --json results/gpu_checks/step_equivalence_h200.json
+
+On the CPU it runs the eager rows only (the graph needs CUDA). `results/gpu_checks/README.md` reads the H200 result."""
+import argparse, json
+from pathlib import Path
+import torch, torch.nn.functional as F
+from lt_darts_nb.search_space import SearchNetwork
+from lt_darts_nb.architect import Architect
+from lt_darts_nb.step import SearchStep
+
+wl = lambda m, b: (lambda z: (F.cross_entropy(z, b[1]), z, b[1]))(m(b[0]))   # the step chapter's losses
+al = lambda m, b: F.cross_entropy(m(b[0]), b[1])
+
+def run(mode:str, n:int, device, batched:bool=False, C:int=8, layers:int=5, size:int=32):
+    "The supernet after `n` steps of `SearchStep(mode=mode)`, from the same seed and batches."
+    torch.manual_seed(0); torch.backends.cudnn.deterministic = True; torch.backends.cudnn.benchmark = False
+    m = SearchNetwork(C=C, n_classes=10, layers=layers).to(device); m.batch_edges = batched
+    opt = torch.optim.SGD(m.weights(), 0.025, momentum=0.9, weight_decay=3e-4)
+    st = SearchStep(m, opt, Architect(m, lr=3e-4, weight_decay=1e-3), wl, al, mode=mode)
+    g = torch.Generator(device=device).manual_seed(1)
+    for i in range(n):
+        mk = lambda: (torch.randn(32, 3, size, size, device=device, generator=g), torch.randint(0, 10, (32,), device=device, generator=g))
+        st(mk(), mk(), 0.025 * (0.99 ** i), 3e-4 * (1 - i / n))
+    if device.type == 'cuda': torch.cuda.synchronize()
+    return m
+
+def diff(a, b) -> dict:
+    "Largest absolute difference per group of tensors, and how many tensors differ by more than 1e-3."
+    out = {}
+    for k, f in (('arch', lambda m: list(m.arch_parameters())), ('params', lambda m: list(m.parameters())),
+                 ('buffers', lambda m: [x.float() for x in m.buffers()])):
+        d = [(x - y).abs().max().item() for x, y in zip(f(a), f(b))]
+        out[k] = dict(max_abs=max(d), n_over_1e3=sum(t > 1e-3 for t in d), n=len(d))
+    return out
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument('--device', default='cuda'); p.add_argument('--json', default='')
+    p.add_argument('--C', type=int, default=8); p.add_argument('--layers', type=int, default=5)
+    p.add_argument('--size', type=int, default=32, help='image size'); p.add_argument('--steps', default='1,20', help='step counts, comma-separated')
+    a = p.parse_args(); device = torch.device(a.device)
+    net = dict(C=a.C, layers=a.layers, size=a.size)
+    modes = ['graph'] * (device.type == 'cuda')
+    res = {}
+    for n in map(int, a.steps.split(',')):
+        e = run('eager', n, device, **net)
+        res[f'n{n} eager vs eager'] = diff(e, run('eager', n, device, **net))
+        for mode in modes: res[f'n{n} eager vs {mode}'] = diff(e, run(mode, n, device, **net))
+        res[f'n{n} eager vs batched eager'] = diff(e, run('eager', n, device, True, **net))
+        for mode in modes: res[f'n{n} eager vs batched {mode}'] = diff(e, run(mode, n, device, True, **net))
+    for k, v in res.items(): print(k, v)
+    if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
+
+if __name__ == '__main__': main()
