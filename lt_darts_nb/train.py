@@ -103,7 +103,7 @@ class TrainConfig(Config):
 # fields a training run takes over from its search (`TrainConfig.from_search`)
 SHARED_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'data_root', 'synthetic_n_max', 'synthetic_size',
                  'synthetic_n_test', 'image_size', 'reweight', 'rw_beta', 'bbn_adaptor', 'bbn_branch_cells', 'bbn_infer_a',
-                 'deterministic', 'device', 'amp', 'channels_last', 'step_mode', 'fused')
+                 'deterministic', 'device', 'amp', 'channels_last', 'fused')
 SEARCH_MODES = {'ce': 'ce', 'rs': 'rs', 'rw': 'rw', 'bbn': 'bbn', 'bbn_alr': 'bbn'}  # search method -> training mode
 
 # %% ../nbs/13_train.ipynb #53e95e0b
