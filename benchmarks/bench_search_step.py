@@ -23,8 +23,11 @@ Then the epoch budget of the real search (CIFAR-10-LT, ratio 100, DARTS' 50/50 s
 package variant: the epoch's steps at the measured step time, and the epoch's evaluation (`search`'s `evaluate` over the
 validation half and the balanced test set, eval mode, no gradients) at each --eval_batch size, timed on
 --eval_batches batches (default: all of them on CUDA, about 512 images on the CPU) and scaled to the whole sets; a
-50-epoch search's total follows for eval_every 1, 10 and 0.
-Memory: on CUDA the peak allocated during one step above what was allocated before it; on the CPU the bytes autograd
+50-epoch search's total follows for eval_every 1, 10 and 0. The step is a cross-entropy step ('ce', 'rs', 'rw'); a BBN
+search ('bbn', 'bbn_alr') sees two weight batches and a mixed architecture batch per step, about twice the work
+(`results/timing/`: a captured bbn_alr step took about twice this benchmark's captured step on an H200).
+Memory: on CUDA the peak allocated during one step above what was allocated before it (a captured step: during its
+warm-up and capture, since a replay allocates nothing); on the CPU the bytes autograd
 saves for the backward pass of one weight-loss forward. Usage:
 
     OMP_NUM_THREADS=1 python benchmarks/bench_search_step.py --device cpu --steps 5 --json results/bench/search_step_cpu.json
@@ -144,7 +147,7 @@ def epoch_budget(variants, step_s:dict, args, device, ratio:float=100., epochs:i
     g = torch.Generator().manual_seed(2)
     out = []
     print(f'\nepoch budget of the real search (CIFAR-10-LT ratio {ratio:g}: {steps} steps of {args.batch}; evaluation of '
-          f'{len(va)} validation + 10000 test images), {epochs} epochs:')
+          f'{len(va)} validation + 10000 test images), {epochs} epochs (cross-entropy steps; a BBN step is about twice):')
     print(f"{'variant':<40} {'eval batch':>10} {'steps/epoch':>12} {'eval/epoch':>11} {'eval_every=1':>13} {'=10':>8} {'=0':>8}")
     for v in variants:
         amp = (getattr(v, 'step', None) and v.step.amp) or ''
