@@ -490,7 +490,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
             rec.update(_eval_record(evaluate(model, val_loader, method.predict, n_classes, amp=cfg.amp),
                                     evaluate(model, test_loader, method.predict, n_classes, groups, amp=cfg.amp)))
             rec['eval_s'] = time.time() - t1
-        rec['time_s'] = time.time() - t0
+        rec.update(n_steps=steps, time_s=time.time() - t0)      # the epoch's weight steps (each with its architecture step) and seconds
         history.append(rec)
         _write_history(out, history)
         # close the epoch in every loader (drop a half-used pass), so that the saved generator states are exactly

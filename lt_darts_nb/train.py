@@ -401,7 +401,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
             ev = evaluate(model, test_loader, mode.predict, n_classes, groups, amp=cfg.amp)
             rec.update(test_loss=ev['loss'], test_acc=ev['acc'], **{f'test_{k}': ev[k] for k in ('many', 'medium', 'few')},
                        test_per_class=ev['per_class'], eval_s=time.time() - t1)
-        rec['time_s'] = time.time() - t0
+        rec.update(n_steps=steps, time_s=time.time() - t0)      # the epoch's steps and seconds
         history.append(rec)
         _write_history(out, history)
         for l in loaders: l.set_epoch(epoch + 1, cfg.epochs)   # close the epoch: the saved states start the next one
