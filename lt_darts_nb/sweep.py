@@ -19,10 +19,11 @@ from .experiments import run_row, _new_axes
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES',
            'CELL_COLUMNS', 'parse_list', 'field_defaults', 'parse_options', 'to_flags', 'SweepConfig',
-           'resolve_devices', 'resolve_jobs', 'make_sweep', 'split_variant', 'parse_variants', 'stage_state', 'Cell',
-           'cell_name', 'cell_commands', 'config_diff', 'plan_sweep', 'error_line', 'run_cell', 'run_local',
-           'run_submitit', 'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table',
-           'cells_table', 'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
+           'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active', 'sharing_note', 'split_variant',
+           'parse_variants', 'stage_state', 'Cell', 'cell_name', 'cell_commands', 'config_diff', 'plan_sweep',
+           'error_line', 'run_cell', 'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep',
+           'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table', 'save_sweep_tables', 'check_sweep',
+           'plot_sweep', 'launch_sweep', 'run_sweep']
 
 # %% ../nbs/14_sweep.ipynb #c3ef2a3e
 def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
@@ -244,6 +245,22 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
     vs = parse_variants(vary) if vary else {}
     return SweepConfig(root=str(root), methods=ms, ratios=rs, seeds=ss, search_opts=sopts, train=bool(train), train_opts=topts,
                        variants=vs, devices=devs, jobs=jobs, mem_per_job=float(mem_per_job), executor=executor, cluster=copts)
+
+# %% ../nbs/14_sweep.ipynb #f497de50
+def mps_active() -> bool:
+    "Whether an NVIDIA MPS control daemon seems to run for this environment: its pipe folder (`$CUDA_MPS_PIPE_DIRECTORY`, default /tmp/nvidia-mps) holds `control`."
+    return (Path(os.environ.get('CUDA_MPS_PIPE_DIRECTORY') or '/tmp/nvidia-mps')/'control').exists()
+
+def sharing_note(devices:list, # the sweep's devices (`resolve_devices`)
+                 jobs:int, # cells at a time
+                 mps:bool|None=None, # whether MPS runs (None: `mps_active()`)
+                ) -> str:
+    "One line for a sweep's plan when `jobs` cells at a time put more than one on a GPU and MPS does not run; '' otherwise."
+    gpus = [d for d in dict.fromkeys(devices) if d.startswith('cuda')]
+    per = math.ceil(jobs / max(1, len(dict.fromkeys(devices))))     # cells at a time on each device (round-robin)
+    if not gpus or per < 2 or (mps_active() if mps is None else mps): return ''
+    return (f'note: {per} cells at a time share each GPU without NVIDIA MPS, so their kernels take turns; captured steps may gain '
+            'little from sharing. Start MPS (nvidia-cuda-mps-control -d) to let them overlap, or see benchmarks/bench_concurrency.py')
 
 # %% ../nbs/14_sweep.ipynb #b3fb92cf
 _VARIANT_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._=+-]{0,119}')
@@ -872,6 +889,7 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
     vs = f' x {n(cfg.variants, "variant")}' if cfg.variants else ''
     print(f'sweep {n(cfg.methods, "method")} x {n(cfg.ratios, "ratio")}{vs} x {n(cfg.seeds, "seed")} = {n(cells, "cell")} '
           f'({stages}) under {cfg.root}: {where}')
+    if jobs and (note := sharing_note(cfg.devices, jobs)): print(note)
     for c in cells:
         if c.finished: print(f'skip {c.name} (finished)')
         elif c in res:

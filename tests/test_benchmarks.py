@@ -80,3 +80,13 @@ def test_gpu_checks_script(tmp_path):
                        env=dict(os.environ, PYTHON=sys.executable))
     assert p.returncode == 1 and 'no CUDA device' in p.stderr, (p.returncode, p.stdout, p.stderr)
     assert not (tmp_path/'out').exists()                      # nothing written
+
+
+def test_concurrency(tmp_path):
+    out = run('bench_concurrency.py', '--device', 'cpu', '--C', '4', '--layers', '3', '--size', '16', '--batch', '4',
+              '--jobs', '2', '--seconds', '0.5', '--warmup', '1', '--json', str(tmp_path/'c.json'))
+    r = json.loads((tmp_path/'c.json').read_text())
+    assert [row['jobs'] for row in r['rows']] == [1, 2] and r['mps'] is None     # 1 first, the baseline; no MPS on a CPU
+    assert r['rows'][0]['ratio'] == 1.0 and len(r['rows'][1]['per_process_images_per_s']) == 2
+    assert all(s >= 5 for row in r['rows'] for s in row['steps'])               # each looks at the clock every 5 steps
+    assert 'img/s together' in out
