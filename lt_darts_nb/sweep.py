@@ -909,7 +909,8 @@ def _root_lock(root:Path):
     p = root/'.sweep.lock'
     info = _read_json(p)
     if isinstance(info, dict) and info.get('host') == platform.node() and info.get('pid') != os.getpid() and _alive(info.get('pid')):
-        raise LTDartsError(f"another sweep (pid {info['pid']}) is running on {root}: wait for it, or stop it (its runs resume later)")
+        raise LTDartsError(f"another sweep (pid {info['pid']}) is running on {root}: wait for it, or stop it (its runs resume later); "
+                           f"if none runs, delete {p}")
     save_json(dict(pid=os.getpid(), host=platform.node(), started=_now()), p)
     try: yield
     finally: p.unlink(missing_ok=True)
