@@ -82,23 +82,25 @@ def run_k(k:int, args, argv:list) -> dict:
         d = Path(tmp)
         env = dict(os.environ, PYTHONUNBUFFERED='1')
         if get_device(args.device).type == 'cpu': env['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // k))
+        logs = [open(d/f'log_{i}.txt', 'w') for i in range(k)]      # files, not pipes: a chatty worker cannot block
         procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), *argv, '--worker', str(d), '--rank', str(i)],
-                                  env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(k)]
+                                  env=env, stdout=logs[i], stderr=subprocess.STDOUT) for i in range(k)]
+        tail = lambda i: (d/f'log_{i}.txt').read_text()[-3000:]
         try:
             end = time.time() + args.timeout
             while sum((d/f'ready_{i}').exists() for i in range(k)) < k:
-                dead = [p for p in procs if p.poll() is not None]
-                if dead: raise SystemExit(f'bench_concurrency: a worker exited {dead[0].returncode} before it was ready:\n'
-                                          + (dead[0].stdout.read() or '')[-3000:])
+                dead = [i for i, p in enumerate(procs) if p.poll() is not None]
+                if dead: raise SystemExit(f'bench_concurrency: a worker exited {procs[dead[0]].returncode} before it was ready:\n{tail(dead[0])}')
                 if time.time() > end: raise SystemExit(f'bench_concurrency: {k} workers were not ready after {args.timeout:g} s: raise --timeout')
                 time.sleep(0.05)
             (d/'go').touch()
-            outs = [p.communicate()[0] for p in procs]
+            for p in procs: p.wait()
         finally:
             for p in procs:
                 if p.poll() is None: p.kill()
-        bad = [(p.returncode, o) for p, o in zip(procs, outs) if p.returncode != 0]
-        if bad: raise SystemExit(f'bench_concurrency: a worker exited {bad[0][0]}:\n{bad[0][1][-3000:]}')
+            for f in logs: f.close()
+        bad = [i for i, p in enumerate(procs) if p.returncode != 0]
+        if bad: raise SystemExit(f'bench_concurrency: a worker exited {procs[bad[0]].returncode}:\n{tail(bad[0])}')
         res = [json.loads((d/f'result_{i}.json').read_text()) for i in range(k)]
     per = [r['steps'] * args.batch / r['seconds'] for r in res]
     return dict(jobs=k, images_per_s=sum(per), per_process_images_per_s=per, steps=[r['steps'] for r in res],
