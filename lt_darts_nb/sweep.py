@@ -260,7 +260,7 @@ def sharing_note(devices:list, # the sweep's devices (`resolve_devices`)
     per = math.ceil(jobs / max(1, len(dict.fromkeys(devices))))     # cells at a time on each device (round-robin)
     if not gpus or per < 2 or (mps_active() if mps is None else mps): return ''
     return (f'note: {per} cells at a time share each GPU without NVIDIA MPS, so their kernels take turns; captured steps may gain '
-            'little from sharing. Start MPS (nvidia-cuda-mps-control -d) to let them overlap, or see benchmarks/bench_concurrency.py')
+            'little from sharing. Start MPS (nvidia-cuda-mps-control -d) to let them overlap (the sweep chapter: sharing a GPU)')
 
 # %% ../nbs/14_sweep.ipynb #b3fb92cf
 _VARIANT_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._=+-]{0,119}')
