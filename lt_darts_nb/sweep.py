@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os, sys, csv, io, json, math, time, shlex, signal, platform, difflib, importlib, itertools, statistics, subprocess
 import re, threading, warnings, contextlib
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, fields, MISSING
 from pathlib import Path
 from fastcore.meta import delegates
@@ -20,8 +20,8 @@ from .experiments import run_row, _new_axes
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES',
            'CELL_COLUMNS', 'parse_list', 'field_defaults', 'parse_options', 'to_flags', 'SweepConfig',
            'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active', 'sharing_note', 'split_variant',
-           'parse_variants', 'stage_state', 'Cell', 'cell_name', 'cell_commands', 'config_diff', 'plan_sweep',
-           'error_line', 'run_cell', 'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep',
+           'parse_variants', 'shared_searches', 'stage_state', 'Cell', 'cell_name', 'cell_commands', 'config_diff',
+           'plan_sweep', 'error_line', 'run_cell', 'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep',
            'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table', 'save_sweep_tables', 'check_sweep',
            'plot_sweep', 'launch_sweep', 'run_sweep']
 
@@ -338,6 +338,20 @@ def parse_variants(vary, # 'option=v1,v2 option2=w1,w2' (every combination), a d
         seen[key] = name
     return out
 
+def shared_searches(variants:dict, # `{name: {option: value}}` (`parse_variants`)
+                    search_opts:dict|None=None, # the search options shared by every variant
+                   ) -> dict:
+    """`{variant: earlier variant}` for each variant whose search is that of an earlier one (the same search config: it
+    differs only in `train.` options, or sets a search option to the value it has anyway): its cells evaluate that
+    variant's search rather than run the same search again."""
+    base = {**field_defaults(SearchConfig), **(search_opts or {})}
+    first, out = {}, {}
+    for name, opts in variants.items():
+        key = json.dumps({**base, **split_variant(opts)[0]}, sort_keys=True, default=str)
+        if key in first: out[name] = first[key]
+        else: first[key] = name
+    return out
+
 # %% ../nbs/14_sweep.ipynb #59782094
 def stage_state(run:str|Path) -> str:
     "'done' (result.json), 'resume' (config.json without result.json) or 'new'."
@@ -358,13 +372,20 @@ class Cell:
     train_args:list|None=None # flags of `lt_darts_train` (besides --genotype, --out and --resume); None: no evaluation
     threads:int=0 # OMP_NUM_THREADS of its processes (0: unset)
     variant:str='' # the variant ('' = none: the grid has no variants axis)
+    search_of:str='' # the cell whose search this cell evaluates ('' = its own, `dir/search`): a variant that differs only in `train.` options
+    search_dir:str='' # that cell's search folder
     @property
     def name(self) -> str: return cell_name(self.ratio, self.method, self.seed, self.variant)
     @property
-    def stages(self) -> tuple: return ('search',) if self.train_args is None else ('search', 'train')
+    def search_path(self) -> Path: return Path(self.search_dir) if self.search_of else Path(self.dir)/'search'
+    @property
+    def stages(self) -> tuple:
+        "The stages this cell runs: a cell that shares another's search runs its evaluation only."
+        own = () if self.search_of else ('search',)
+        return own if self.train_args is None else (*own, 'train')
     def state(self, stage:str) -> str:
-        "`stage_state` of a stage's run folder."
-        return stage_state(Path(self.dir)/stage)
+        "`stage_state` of a stage's run folder (the shared one for the search of a cell that shares it)."
+        return stage_state(self.search_path if stage == 'search' else Path(self.dir)/stage)
     @property
     def finished(self) -> bool: return all(self.state(s) == 'done' for s in self.stages)
 
@@ -380,9 +401,9 @@ def cell_commands(cell:Cell, # the cell
     "`[(stage, argv), ...]`: the processes of a cell, in order."
     py = python or sys.executable
     d = Path(cell.dir)
-    out = [('search', [py, '-m', ENTRY_MODULE, 'lt_darts_search', '--out', str(d/'search'), '--resume', *cell.search_args])]
+    out = [] if cell.search_of else [('search', [py, '-m', ENTRY_MODULE, 'lt_darts_search', '--out', str(d/'search'), '--resume', *cell.search_args])]
     if cell.train_args is not None:
-        out.append(('train', [py, '-m', ENTRY_MODULE, 'lt_darts_train', '--genotype', str(d/'search'), '--out', str(d/'train'),
+        out.append(('train', [py, '-m', ENTRY_MODULE, 'lt_darts_train', '--genotype', str(cell.search_path), '--out', str(d/'train'),
                               '--resume', *cell.train_args]))
     return out
 
@@ -417,7 +438,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
     if cfg.executor != 'local': root = root.resolve()       # cluster workers need absolute paths (a shared filesystem)
     sdef, tdef = field_defaults(SearchConfig), field_defaults(TrainConfig)
     variants = cfg.variants or {'': {}}
-    vnames = list(variants)
+    vnames, owner = list(variants), shared_searches(variants, cfg.search_opts)
     keys = sorted(itertools.product(cfg.ratios, cfg.methods, vnames, cfg.seeds),
                   key=lambda k: (cfg.seeds.index(k[3]), cfg.ratios.index(k[0]), cfg.methods.index(k[1]), vnames.index(k[2])))
     cells, stale = [], []
@@ -426,7 +447,8 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         dev = cfg.devices[i % len(cfg.devices)]
         vs, vt = split_variant(variants[v])
         sopts = {**cfg.search_opts, **vs, 'method': m, 'imb_ratio': float(r), 'seed': int(s)}
-        saved = _read_json(d/'search'/'config.json')
+        share = v in owner and not (d/'search').exists()        # a search folder of its own (an older sweep's) is kept
+        saved = None if share else _read_json(d/'search'/'config.json')
         if saved is not None and (diff := config_diff(saved, sopts, sdef, ('device', *SearchConfig.EXEC_FIELDS))):
             stale.append((d/'search', diff))
         sdev = saved.get('device', dev) if saved else dev          # a resumed (or finished) run keeps its device
@@ -439,7 +461,9 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, ('device', *TrainConfig.EXEC_FIELDS))):
                 stale.append((d/'train', diff))
             targs = to_flags({**topts, 'device': tsaved.get('device', sdev) if tsaved else sdev}, tdef)
-        cells.append(Cell(m, float(r), int(s), str(d), sdev, to_flags({**sopts, 'device': sdev}, sdef), targs, variant=v))
+        cell = Cell(m, float(r), int(s), str(d), sdev, to_flags({**sopts, 'device': sdev}, sdef), targs, variant=v)
+        if share: cell.search_of, cell.search_dir = cell_name(r, m, s, owner[v]), str(root/cell_name(r, m, s, owner[v])/'search')
+        cells.append(cell)
     if stale:
         d, diff = stale[0]
         what = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
@@ -518,6 +542,10 @@ def run_cell(cell:Cell, # the cell
                 st['stages'][stage] = dict(state='skipped'); continue
             if _STOP.is_set():
                 st.update(status='interrupted', stage=stage, error='interrupted before it started'); break
+            if stage == 'train' and cell.state('search') != 'done':      # the search failed, or another cell's has not finished
+                st.update(status='failed', stage='search', error=f'its search ({cell.search_path}) has not finished'
+                          + (f': it is the search of {cell.search_of}; run the sweep again when that cell has finished it' if cell.search_of else ''))
+                break
             log.write(f'\n=== {_now()} {stage} ({state}) on {platform.node()}: {shlex.join(argv)}\n'); log.flush()
             t0 = time.time()
             try: rc = _call(argv, log, env)
@@ -558,6 +586,29 @@ def _sigterm_as_interrupt():
     try: yield
     finally: signal.signal(signal.SIGTERM, old)
 
+def _waiting(cells:list) -> tuple[list, dict]:
+    "(the cells that can start now, `{cell name: the cells that wait for it}`): a cell whose shared search is among the cells to run and not finished waits for that cell."
+    names = {c.name for c in cells}
+    ready, waiting = [], {}
+    for c in cells:
+        if c.search_of in names and c.state('search') != 'done': waiting.setdefault(c.search_of, []).append(c)
+        else: ready.append(c)
+    return ready, waiting
+
+def _drive(cells:list, submit, wait_one, get, verbose:bool) -> list[dict]:
+    """Run cells through an executor's `submit(cell) -> handle`, `wait_one(handles) -> a finished handle` and
+    `get(handle) -> status`: the cells that can start at once, then each waiting cell when the cell it waits for is finished."""
+    ready, waiting = _waiting(cells)
+    pending, out = {submit(c): c for c in ready}, []
+    while pending:
+        h = wait_one(list(pending))
+        c = pending.pop(h)
+        try: st = get(h)
+        except Exception as e: st = dict(cell=c.name, status='failed', error=_one_line(e))
+        out.append(st); _report(st, len(out), len(cells), verbose)
+        for w in waiting.pop(c.name, []): pending[submit(w)] = w
+    return out
+
 def run_local(cells:list, # the cells to run
               jobs:int=1, # processes at a time
               verbose:bool=True, # print a line per finished cell
@@ -565,16 +616,11 @@ def run_local(cells:list, # the cells to run
     "Run cells on this machine, `jobs` at a time (threads that each run one cell's processes)."
     if not cells: return []
     _STOP.clear()
-    out = []
     ex = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(cells))), thread_name_prefix='lt_darts_sweep')
     with _sigterm_as_interrupt():
-        futs = {ex.submit(run_cell, c): c for c in cells}
         try:
-            for fut in as_completed(futs):
-                c = futs[fut]
-                try: st = fut.result()
-                except Exception as e: st = dict(cell=c.name, status='failed', error=_one_line(e))
-                out.append(st); _report(st, len(out), len(cells), verbose)
+            out = _drive(cells, lambda c: ex.submit(run_cell, c), lambda fs: next(iter(wait(fs, return_when=FIRST_COMPLETED)[0])),
+                         lambda f: f.result(), verbose)
         except KeyboardInterrupt:
             ex.shutdown(wait=False, cancel_futures=True)
             _interrupt()
@@ -597,13 +643,16 @@ def run_submitit(cells:list, # the cells to run
     opts.update(cluster or {})
     ex = submitit.AutoExecutor(folder=str(Path(folder)/'%j'))
     ex.update_parameters(**opts)
-    jobs = ex.map_array(run_cell, cells)
-    if verbose: print(f'submitted {len(jobs)} job(s) to {getattr(ex, "cluster", "submitit")}: {", ".join(str(j.job_id) for j in jobs[:3])}' + (' ...' if len(jobs) > 3 else ''), flush=True)
+    ready, waiting = _waiting(cells)
     out = []
-    for c, j in zip(cells, jobs):
-        try: st = j.result()
-        except Exception as e: st = dict(cell=c.name, status='failed', error=_one_line(e))
-        out.append(st); _report(st, len(out), len(cells), verbose)
+    for wave in (ready, [c for ws in waiting.values() for c in ws]):    # the cells that share a search wait for the first array
+        if not wave: continue
+        jobs = ex.map_array(run_cell, wave)
+        if verbose: print(f'submitted {len(jobs)} job(s) to {getattr(ex, "cluster", "submitit")}: {", ".join(str(j.job_id) for j in jobs[:3])}' + (' ...' if len(jobs) > 3 else ''), flush=True)
+        for c, j in zip(wave, jobs):
+            try: st = j.result()
+            except Exception as e: st = dict(cell=c.name, status='failed', error=_one_line(e))
+            out.append(st); _report(st, len(out), len(cells), verbose)
     return out
 
 def run_ray(cells:list, # the cells to run
@@ -619,15 +668,7 @@ def run_ray(cells:list, # the cells to run
     opts.setdefault('num_gpus', 1 if any(c.device.startswith('cuda') for c in cells) else 0)
     opts.setdefault('num_cpus', 1); opts.setdefault('max_retries', 0)
     task = ray.remote(**opts)(run_cell)
-    refs = {task.remote(c): c for c in cells}
-    pending, out = list(refs), []
-    while pending:
-        done, pending = ray.wait(pending, num_returns=1)
-        c = refs[done[0]]
-        try: st = ray.get(done[0])
-        except Exception as e: st = dict(cell=c.name, status='failed', error=_one_line(e))
-        out.append(st); _report(st, len(out), len(cells), verbose)
-    return out
+    return _drive(cells, task.remote, lambda refs: ray.wait(refs, num_returns=1)[0][0], ray.get, verbose)
 
 # %% ../nbs/14_sweep.ipynb #292294be
 SEARCH_METRICS = ('val_acc', 'test_acc', 'test_many', 'test_medium', 'test_few', 'skip_normal', 'param_free_normal')
@@ -660,12 +701,15 @@ def cell_row(cell_dir:str|Path, # a cell folder
              ratio:float, method:str, seed:int, # the cell
              train:bool|None=None, # whether the sweep evaluates (None: when the cell has a train/ folder)
              variant:str='', # the cell's variant ('' = none)
+             search_of:str='', # the cell whose search this cell evaluates ('' = its own)
+             search_dir:str|Path|None=None, # that cell's search folder
             ) -> dict:
     "One row of the sweep table: the cell, its status, and the final metrics of its finished stages."
     d = Path(cell_dir)
-    s, t = d/'search', d/'train'
+    s, t = (Path(search_dir) if search_of else d/'search'), d/'train'
     if train is None: train = t.is_dir()
-    row = dict(imb_ratio=float(ratio), method=method, variant=variant, seed=int(seed), status='pending', search='new', train=('new' if train else 'off'),
+    row = dict(imb_ratio=float(ratio), method=method, variant=variant, seed=int(seed), status='pending', search='new', search_of=search_of,
+               train=('new' if train else 'off'),
                **{f'search_{k}': None for k in SEARCH_METRICS}, search_time_s=None,
                **{f'train_{k}': None for k in TRAIN_METRICS}, train_n_params=None, train_time_s=None, error='', path=str(d))
     row['search'] = _stage_desc(s)
@@ -699,9 +743,12 @@ def collect_sweep(root:str|Path, # the sweep's root folder
     if not isinstance(saved, dict): saved = None
     train = bool(saved.get('train', True)) if saved else None
     vorder = list(saved.get('variants') or {}) if saved else []
-    found = {}
+    owner = shared_searches(saved.get('variants') or {}, saved.get('search_opts')) if saved else {}
+    found, shared = {}, {}
     if cells is not None:
-        for c in cells: found[(c.ratio, c.method, c.variant, c.seed)] = Path(c.dir)
+        for c in cells:
+            found[(c.ratio, c.method, c.variant, c.seed)] = Path(c.dir)
+            if c.search_of: shared[(c.ratio, c.method, c.variant, c.seed)] = (c.search_of, c.search_path)
         vorder = list(dict.fromkeys(c.variant for c in cells))
     else:
         if saved:
@@ -710,8 +757,12 @@ def collect_sweep(root:str|Path, # the sweep's root folder
         if root.is_dir():
             for d in itertools.chain(root.glob('r*/*/s*'), root.glob('r*/*/*/s*')):
                 if d.is_dir() and (key := _parse_cell(d.relative_to(root))) is not None: found.setdefault(key, d)
+        for (r, m, v, s), d in found.items():       # as `plan_sweep` shares them: a cell without a search folder of its own
+            if v in owner and not (d/'search').exists():
+                shared[(r, m, v, s)] = (cell_name(r, m, s, owner[v]), root/cell_name(r, m, s, owner[v])/'search')
     if cells is not None: train = any(c.train_args is not None for c in cells)
-    rows = [cell_row(d, r, m, s, train=train, variant=v) for (r, m, v, s), d in found.items()]
+    rows = [cell_row(d, r, m, s, train=train, variant=v, **dict(zip(('search_of', 'search_dir'), shared.get((r, m, v, s), ()))))
+            for (r, m, v, s), d in found.items()]
     order = list(METHODS)
     return sorted(rows, key=lambda r: (r['imb_ratio'], order.index(r['method']) if r['method'] in order else len(order), r['method'],
                                        vorder.index(r['variant']) if r['variant'] in vorder else len(vorder), r['variant'], r['seed']))
@@ -774,20 +825,22 @@ def sweep_table(rows:list[dict], # from `collect_sweep`
                                         *map(cell, metrics), g['note']]) + ' |')
     return '\n'.join(lines) + '\n'
 
-CELL_COLUMNS = ('imb_ratio', 'method', 'variant', 'seed', 'status', 'search', 'train', *(f'search_{k}' for k in SEARCH_METRICS), 'search_time_s',
+CELL_COLUMNS = ('imb_ratio', 'method', 'variant', 'seed', 'status', 'search', 'search_of', 'train', *(f'search_{k}' for k in SEARCH_METRICS), 'search_time_s',
                 *(f'train_{k}' for k in TRAIN_METRICS), 'train_n_params', 'train_time_s', 'error', 'path')
 
 def cells_table(rows:list[dict], # from `collect_sweep`
                 digits:int=2, # decimals
                ) -> str:
-    "Markdown table of every cell: status, stages, main metrics (in %), hours, and the error of a failed cell."
+    "Markdown table of every cell: status, stages, main metrics (in %), hours of its own stages, and the error of a failed cell."
     var = _has_variants(rows)
     head = ['ratio', 'method', *(['variant'] if var else []), 'seed', 'status', 'search', 'train', 'search val (%)', 'search test (%)', 'skip', 'test acc (%)', 'few (%)', 'params (M)', 'hours', 'error']
     pct = lambda v: '—' if v is None else f'{100 * v:.{digits}f}'
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
-        hours = sum(v for v in (r.get('search_time_s'), r.get('train_time_s')) if v is not None) / 3600
-        lines.append('| ' + ' | '.join([_fmt_ratio(r['imb_ratio']), r['method'], *([r.get('variant', '')] if var else []), str(r['seed']), r['status'], r['search'], r['train'],
+        of = r.get('search_of') or ''
+        hours = sum(v for v in (None if of else r.get('search_time_s'), r.get('train_time_s')) if v is not None) / 3600
+        search = f"{r['search']} (of {of.split('/')[2]})" if of.count('/') == 3 else r['search']    # shared: the variant that ran it
+        lines.append('| ' + ' | '.join([_fmt_ratio(r['imb_ratio']), r['method'], *([r.get('variant', '')] if var else []), str(r['seed']), r['status'], search, r['train'],
                                         pct(r['search_val_acc']), pct(r['search_test_acc']),
                                         '—' if r['search_skip_normal'] is None else str(r['search_skip_normal']),
                                         pct(r['train_test_acc']), pct(r['train_test_few']),
@@ -890,6 +943,9 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
     print(f'sweep {n(cfg.methods, "method")} x {n(cfg.ratios, "ratio")}{vs} x {n(cfg.seeds, "seed")} = {n(cells, "cell")} '
           f'({stages}) under {cfg.root}: {where}')
     if jobs and (note := sharing_note(cfg.devices, jobs)): print(note)
+    if sh := [c for c in todo if c.search_of]:
+        print(f'{len(sh)} cell(s) evaluate the search of another variant (the same search options), e.g. {sh[0].name} that of '
+              f'{sh[0].search_of}: each starts when that cell has finished')
     for c in cells:
         if c.finished: print(f'skip {c.name} (finished)')
         elif c in res:
