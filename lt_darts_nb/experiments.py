@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_experiments.ipynb #e7ae4ed4
 from __future__ import annotations
-import csv, io, json, math, statistics, warnings
+import csv, io, json, math, re, statistics, warnings
 from pathlib import Path
 import numpy as np
 
@@ -39,6 +39,12 @@ def _read_json(p:Path):
     try: return json.loads(p.read_text())
     except (OSError, json.JSONDecodeError): return None
 
+def _sweep_variant(run:Path) -> str:
+    "The variant of a sweep's search folder `r{ratio}/{method}/{variant}/s{seed}/search` ('' for any other folder)."
+    p = run.parts[-5:]
+    ok = len(p) == 5 and p[4] == 'search' and re.fullmatch(r's\d+', p[3]) and re.fullmatch(r'r[\d.]+', p[0])
+    return p[2] if ok else ''
+
 def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
             root:str|Path|None=None, # the folder `run` was found under (for the relative name `run`)
            ) -> dict|None:
@@ -68,7 +74,7 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
     row.update(skip_normal=n_skip(g, 'normal'), skip_reduce=n_skip(g, 'reduce'),
                param_free_normal=n_param_free(g, 'normal'), param_free_reduce=n_param_free(g, 'reduce'),
                genotype=g, select=rule, selected_epoch=sel, path=str(run),
-               run=str(run.relative_to(root)) if root is not None else run.name,
+               run=str(run.relative_to(root)) if root is not None else run.name, variant=_sweep_variant(run),
                device=env.get('device'), gpu=env.get('gpu'),
                time_s=float(sum(r.get('time_s', 0.0) for r in hist)), eval_s=float(sum(r.get('eval_s', 0.0) for r in hist)))
     return row
@@ -83,7 +89,7 @@ def _sort_val(k, v):
     if isinstance(v, (int, float)) and not isinstance(v, bool): return (0, v, '')
     return (1, 0, str(v))
 
-def _row_order(r): return tuple(_sort_val(k, r.get(k)) for k in ('dataset', 'imb_ratio', 'method', 'bbn_adaptor', 'arch_schedule', 'arch_schedule_reduce', 'seed', 'path'))
+def _row_order(r): return tuple(_sort_val(k, r.get(k)) for k in ('dataset', 'imb_ratio', 'method', 'bbn_adaptor', 'arch_schedule', 'arch_schedule_reduce', 'variant', 'seed', 'path'))
 
 def collect_runs(root:str|Path, # folder to walk (recursively)
                 ) -> list[dict]:
