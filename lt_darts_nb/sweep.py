@@ -431,6 +431,13 @@ def _progress(run:Path) -> str:
     except OSError: n = 0
     return f"{n}/{cfg.get('epochs', '?')} epochs"
 
+def _search_of(root:Path, owner:dict, ratio, method, seed, variant) -> tuple[str, Path]|None:
+    """(cell name, search folder) of the earlier variant's search that a cell evaluates (`owner`: `shared_searches`), or
+    None when the cell runs its own: its variant shares none, or its folder holds a search of its own (an older sweep's)."""
+    if variant not in owner or (root/cell_name(ratio, method, seed, variant)/'search').exists(): return None
+    name = cell_name(ratio, method, seed, owner[variant])
+    return name, root/name/'search'
+
 def plan_sweep(cfg:SweepConfig, # the sweep
               ) -> list[Cell]:
     "The cells of the grid in run order (seed, then ratio, then method, then variant), devices round-robin in that order, checked against the run folders already there."
@@ -447,7 +454,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         dev = cfg.devices[i % len(cfg.devices)]
         vs, vt = split_variant(variants[v])
         sopts = {**cfg.search_opts, **vs, 'method': m, 'imb_ratio': float(r), 'seed': int(s)}
-        share = v in owner and not (d/'search').exists()        # a search folder of its own (an older sweep's) is kept
+        share = _search_of(root, owner, r, m, s, v)
         saved = None if share else _read_json(d/'search'/'config.json')
         if saved is not None and (diff := config_diff(saved, sopts, sdef, ('device', *SearchConfig.EXEC_FIELDS))):
             stale.append((d/'search', diff))
@@ -462,7 +469,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
                 stale.append((d/'train', diff))
             targs = to_flags({**topts, 'device': tsaved.get('device', sdev) if tsaved else sdev}, tdef)
         cell = Cell(m, float(r), int(s), str(d), sdev, to_flags({**sopts, 'device': sdev}, sdef), targs, variant=v)
-        if share: cell.search_of, cell.search_dir = cell_name(r, m, s, owner[v]), str(root/cell_name(r, m, s, owner[v])/'search')
+        if share: cell.search_of, cell.search_dir = share[0], str(share[1])
         cells.append(cell)
     if stale:
         d, diff = stale[0]
@@ -757,9 +764,8 @@ def collect_sweep(root:str|Path, # the sweep's root folder
         if root.is_dir():
             for d in itertools.chain(root.glob('r*/*/s*'), root.glob('r*/*/*/s*')):
                 if d.is_dir() and (key := _parse_cell(d.relative_to(root))) is not None: found.setdefault(key, d)
-        for (r, m, v, s), d in found.items():       # as `plan_sweep` shares them: a cell without a search folder of its own
-            if v in owner and not (d/'search').exists():
-                shared[(r, m, v, s)] = (cell_name(r, m, s, owner[v]), root/cell_name(r, m, s, owner[v])/'search')
+        for (r, m, v, s) in found:                  # as `plan_sweep` shares them
+            if sh := _search_of(root, owner, r, m, s, v): shared[(r, m, v, s)] = sh
     if cells is not None: train = any(c.train_args is not None for c in cells)
     rows = [cell_row(d, r, m, s, train=train, variant=v, **dict(zip(('search_of', 'search_dir'), shared.get((r, m, v, s), ()))))
             for (r, m, v, s), d in found.items()]
@@ -839,7 +845,7 @@ def cells_table(rows:list[dict], # from `collect_sweep`
     for r in rows:
         of = r.get('search_of') or ''
         hours = sum(v for v in (None if of else r.get('search_time_s'), r.get('train_time_s')) if v is not None) / 3600
-        search = f"{r['search']} (of {of.split('/')[2]})" if of.count('/') == 3 else r['search']    # shared: the variant that ran it
+        search = f"{r['search']} (of {_parse_cell(Path(of))[2]})" if of else r['search']    # shared: the variant that ran it
         lines.append('| ' + ' | '.join([_fmt_ratio(r['imb_ratio']), r['method'], *([r.get('variant', '')] if var else []), str(r['seed']), r['status'], search, r['train'],
                                         pct(r['search_val_acc']), pct(r['search_test_acc']),
                                         '—' if r['search_skip_normal'] is None else str(r['search_skip_normal']),
