@@ -17,8 +17,8 @@ from .train import TrainConfig, SHARED_FIELDS
 from .experiments import run_row, _new_axes
 
 # %% auto #0
-__all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES',
-           'CELL_COLUMNS', 'parse_list', 'field_defaults', 'parse_options', 'to_flags', 'SweepConfig',
+__all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'POLL_S', 'SEARCH_METRICS', 'TRAIN_METRICS',
+           'STATUSES', 'CELL_COLUMNS', 'parse_list', 'field_defaults', 'parse_options', 'to_flags', 'SweepConfig',
            'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active', 'sharing_note', 'split_variant',
            'parse_variants', 'shared_searches', 'stage_state', 'Cell', 'cell_name', 'cell_commands', 'config_diff',
            'plan_sweep', 'error_line', 'run_cell', 'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep',
@@ -602,18 +602,27 @@ def _waiting(cells:list) -> tuple[list, dict]:
         else: ready.append(c)
     return ready, waiting
 
-def _drive(cells:list, submit, wait_one, get, verbose:bool) -> list[dict]:
-    """Run cells through an executor's `submit(cell) -> handle`, `wait_one(handles) -> a finished handle` and
-    `get(handle) -> status`: the cells that can start at once, then each waiting cell when the cell it waits for is finished."""
+POLL_S = 30.0     # how often a sweep's driver looks whether a search that other cells wait for has finished
+
+def _drive(cells:list, submit, wait_one, get, verbose:bool, poll:float=POLL_S) -> list[dict]:
+    """Run cells through an executor's `submit(cells) -> handles`, `wait_one(handles, timeout) -> a finished handle or None`
+    and `get(handle) -> status`: the cells that can start at once, then the cells that wait for another cell's search as
+    soon as that search is finished (the driver looks every `poll` s), or when that cell ends (a failed search: they
+    fail at once and say why)."""
     ready, waiting = _waiting(cells)
-    pending, out = {submit(c): c for c in ready}, []
+    pending, out = {}, []
+    def start(cs):
+        if cs: pending.update(zip(submit(cs), cs))
+    start(ready)
     while pending:
-        h = wait_one(list(pending))
-        c = pending.pop(h)
-        try: st = get(h)
-        except Exception as e: st = dict(cell=c.name, status='failed', error=_one_line(e))
-        out.append(st); _report(st, len(out), len(cells), verbose)
-        for w in waiting.pop(c.name, []): pending[submit(w)] = w
+        h = wait_one(list(pending), poll)
+        if h is not None:
+            c = pending.pop(h)
+            try: st = get(h)
+            except Exception as e: st = dict(cell=c.name, status='failed', error=_one_line(e))
+            out.append(st); _report(st, len(out), len(cells), verbose)
+            start(waiting.pop(c.name, []))
+        for name in [n for n, ws in waiting.items() if ws[0].state('search') == 'done']: start(waiting.pop(name))
     return out
 
 def run_local(cells:list, # the cells to run
@@ -626,8 +635,8 @@ def run_local(cells:list, # the cells to run
     ex = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(cells))), thread_name_prefix='lt_darts_sweep')
     with _sigterm_as_interrupt():
         try:
-            out = _drive(cells, lambda c: ex.submit(run_cell, c), lambda fs: next(iter(wait(fs, return_when=FIRST_COMPLETED)[0])),
-                         lambda f: f.result(), verbose)
+            out = _drive(cells, lambda cs: [ex.submit(run_cell, c) for c in cs],
+                         lambda fs, t: next(iter(wait(fs, timeout=t, return_when=FIRST_COMPLETED)[0]), None), lambda f: f.result(), verbose)
         except KeyboardInterrupt:
             ex.shutdown(wait=False, cancel_futures=True)
             _interrupt()
@@ -642,7 +651,7 @@ def run_submitit(cells:list, # the cells to run
                  folder:str|Path='runs/sweep/.submitit', # submitit's folder (job pickles and logs)
                  verbose:bool=True, # print a line per finished cell
                 ) -> list[dict]:
-    "Run cells as a SLURM job array with submitit (one job per cell)."
+    "Run cells as SLURM job arrays with submitit (one job per cell; the cells that wait for another's search, a later array)."
     submitit = _require('submitit', 'submitit')
     if not cells: return []
     opts = dict(name='lt_darts_sweep', timeout_min=48 * 60, cpus_per_task=4)
@@ -650,17 +659,16 @@ def run_submitit(cells:list, # the cells to run
     opts.update(cluster or {})
     ex = submitit.AutoExecutor(folder=str(Path(folder)/'%j'))
     ex.update_parameters(**opts)
-    ready, waiting = _waiting(cells)
-    out = []
-    for wave in (ready, [c for ws in waiting.values() for c in ws]):    # the cells that share a search wait for the first array
-        if not wave: continue
-        jobs = ex.map_array(run_cell, wave)
+    def submit(cs):
+        jobs = ex.map_array(run_cell, cs)
         if verbose: print(f'submitted {len(jobs)} job(s) to {getattr(ex, "cluster", "submitit")}: {", ".join(str(j.job_id) for j in jobs[:3])}' + (' ...' if len(jobs) > 3 else ''), flush=True)
-        for c, j in zip(wave, jobs):
-            try: st = j.result()
-            except Exception as e: st = dict(cell=c.name, status='failed', error=_one_line(e))
-            out.append(st); _report(st, len(out), len(cells), verbose)
-    return out
+        return jobs
+    def wait_one(jobs, timeout):
+        end = time.time() + timeout
+        while True:
+            if (j := next((j for j in jobs if j.done()), None)) is not None or time.time() >= end: return j
+            time.sleep(min(5.0, max(0.0, end - time.time())))
+    return _drive(cells, submit, wait_one, lambda j: j.result(), verbose)
 
 def run_ray(cells:list, # the cells to run
             cluster:dict|None=None, # 'address' for `ray.init`; the rest for `ray.remote` (num_gpus, num_cpus, memory, ...)
@@ -675,7 +683,8 @@ def run_ray(cells:list, # the cells to run
     opts.setdefault('num_gpus', 1 if any(c.device.startswith('cuda') for c in cells) else 0)
     opts.setdefault('num_cpus', 1); opts.setdefault('max_retries', 0)
     task = ray.remote(**opts)(run_cell)
-    return _drive(cells, task.remote, lambda refs: ray.wait(refs, num_returns=1)[0][0], ray.get, verbose)
+    return _drive(cells, lambda cs: [task.remote(c) for c in cs],
+                  lambda refs, t: next(iter(ray.wait(refs, num_returns=1, timeout=t)[0]), None), ray.get, verbose)
 
 # %% ../nbs/14_sweep.ipynb #292294be
 SEARCH_METRICS = ('val_acc', 'test_acc', 'test_many', 'test_medium', 'test_few', 'skip_normal', 'param_free_normal')
