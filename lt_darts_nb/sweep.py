@@ -960,7 +960,7 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
     if jobs and (note := sharing_note(cfg.devices, jobs)): print(note)
     if sh := [c for c in todo if c.search_of]:
         print(f'{len(sh)} cell(s) evaluate the search of another variant (the same search options), e.g. {sh[0].name} that of '
-              f'{sh[0].search_of}: each starts when that cell has finished')
+              f'{sh[0].search_of}: each starts as soon as that search has finished')
     for c in cells:
         if c.finished: print(f'skip {c.name} (finished)')
         elif c in res:
