@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
 import torch
+from fastcore.basics import tuplify
 from .core import LTDartsError, data_root, default_data_root, atomic_write
 from .sampling import *
 from .sampling import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, SAMPLERS,
@@ -370,9 +371,9 @@ def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:
 
 # %% ../nbs/01_data.ipynb #834baf4d
 def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothing is overwritten)
-            imb_ratios=(100,), # the imbalance ratios the packed copy must serve
-            seeds=(0,), # the subset draws (`lt_seed`) it must serve
-            profiles=('exp',), # the profiles it must serve
+            imb_ratios=(100,), # the imbalance ratios the packed copy must serve (one or a list)
+            seeds=(0,), # the subset draws (`lt_seed`) it must serve (one or a list)
+            profiles=('exp',), # the profiles it must serve (one or a list)
             name:str='cifar10', # 'cifar10' or 'cifar100'
             root:str|Path|None=None, # the folder holding the offline JPEG copy `<name>/` (default `data_root()`)
             verbose:bool=True, # print what was written
@@ -389,7 +390,7 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
     if dest.exists(): raise LTDartsError(f'{dest} already exists: remove it or pack into another folder')
     with np.load(src/'labels.npz') as lab: labels = {k: lab[k] for k in lab.files}
     y = labels['y_train'].astype(np.int64); names = [str(s) for s in labels['class_names']]
-    asked = [(float(r), str(p), int(s)) for r in imb_ratios for p in profiles for s in seeds]
+    asked = [(float(r), str(p), int(s)) for r in tuplify(imb_ratios) for p in tuplify(profiles) for s in tuplify(seeds)]
     if not asked: raise LTDartsError('pack_lt needs at least one ratio, profile and seed')
     keep = np.unique(np.concatenate([lt_indices(y, r, profile=p, seed=s) for r, p, s in asked]))
     if 'train_present' in labels and not np.isin(keep, labels['train_present']).all():   # packing a packed copy
