@@ -309,7 +309,7 @@ def plot_genotypes(runs:dict, # {name: run folder, SearchResult, history or geno
 GRID_COMMAND = 'lt_darts_sweep --root results/cifar10_lt --methods ce,rs,rw,bbn,bbn_alr --ratios 100,50,10 --seeds 0,1,2 --device cuda --jobs auto'
 # the branch-mixing study: BBN's adaptors as variants of both BBN methods (the sweep chapter)
 MIXING_COMMAND = ('lt_darts_sweep --root results/cifar10_lt_mixing --methods bbn,bbn_alr --ratios 100 --seeds 0,1,2 --device cuda --jobs auto '
-                  '--vary "bbn_adaptor=parabolic_decay,linear_decay,cosine_decay,equal,parabolic_increase"')
+                  '--vary "bbn_adaptor=parabolic_decay,linear_decay,bbn_cosine_decay,equal,parabolic_increase"')
 
 def run_map(rows:list[dict], # from `collect_runs`
             label='method', # a row key, or a function row -> name

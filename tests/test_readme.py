@@ -27,10 +27,21 @@ def test_readme_commands_match_index():
     assert readme == index, 'README.md and nbs/index.ipynb show different commands: regenerate README.md from the index'
 
 
+DOCS_LINK = re.compile(r"\]\(https://[^)\s]*?/(\d\d[a-z]?_\w+)\.html")   # a chapter's page on the docs site
+
+
 def test_readme_markdown_matches_index():
-    readme = (ROOT/'README.md').read_text()
+    readme = DOCS_LINK.sub(r"](\1.ipynb", (ROOT/'README.md').read_text())   # the README points chapter links at the docs site
     for para in index_markdown().split('\n\n'):
         assert para.strip() in readme, f'README.md lacks this paragraph of nbs/index.ipynb: {para[:80]!r}'
+
+
+def test_readme_chapter_links_work_on_github():
+    "GitHub shows README.md at the repository root, where `NN_name.ipynb` does not exist (the chapters are in nbs/)."
+    readme = (ROOT/'README.md').read_text()
+    relative = re.findall(r"\]\((\d\d[a-z]?_\w+\.ipynb)", readme)
+    assert not relative, f"README.md links chapters relatively ({', '.join(relative)}): point them at the docs site"
+    assert DOCS_LINK.search(readme), 'README.md links no chapter on the docs site'
 
 
 def test_ci_runs_the_readme_commands():
