@@ -30,7 +30,8 @@ def lt_darts_search(out:str='runs/search', # run folder (refuses to overwrite an
                     **kwargs):
     "Run a DARTS search on a long-tailed dataset (all `SearchConfig` fields are options)."
     def go():
-        cfg = SearchConfig(**kwargs)
+        # --resume: the run's saved settings, with the options on the command line on top (see `_resume_config`)
+        cfg = _resume_config(out, SearchConfig, kwargs, lt_darts_search.__wrapped__)[0] if resume else SearchConfig(**kwargs)
         res = search(cfg, out=out, resume=resume)
         plot_search(res.history, title=f'{cfg.method} on {cfg.dataset} (ratio {cfg.imb_ratio:g})', path=Path(out)/'search.png')
         final = res.history[-1]
@@ -59,6 +60,19 @@ def _is_search_run(path:str) -> bool:
     p = Path(path)
     return p.is_dir() and (p/'config.json').is_file() and 'method' in json.loads((p/'config.json').read_text())
 
+def _resume_config(out:str, cls, kwargs:dict, f) -> tuple:
+    """`(config, given)` for `--resume` of command `f`: the config saved in `out`, with the options the command line
+    spells out (or a Python caller passes with a non-default value) on top; `kwargs` alone when `out` holds no config yet."""
+    given, p = _given(f, _ARGV), Path(out)/'config.json'
+    if not p.is_file(): return cls(**kwargs), given
+    try: saved = json.loads(p.read_text())
+    except json.JSONDecodeError: raise LTDartsError(f'{p} is not valid JSON: move the folder {out} away to start that run again') from None
+    defaults = cls().to_dict()
+    other = sorted(set(saved) - set(defaults)) if isinstance(saved, dict) else ['?']
+    if other: raise LTDartsError(f'{out} holds a run of another command (its config.json has {", ".join(other[:3])}, which '
+                                 f'{cls.__name__} lacks): resume it with the command that started it')
+    return cls.from_dict({**saved, **{k: v for k, v in kwargs.items() if k in given or v != defaults.get(k)}}), given
+
 @delegates(TrainConfig)
 def lt_darts_train(genotype:str='DARTS_V2', # a search run folder, a genotype JSON file, or a name such as DARTS_V2
                    out:str='runs/train', # run folder (refuses to overwrite another run)
@@ -67,13 +81,17 @@ def lt_darts_train(genotype:str='DARTS_V2', # a search run folder, a genotype JS
                    **kwargs):
     "Train a genotype's evaluation network from scratch on a long-tailed set (all `TrainConfig` fields are options)."
     def go():
-        if same_data and _is_search_run(genotype):
+        geno = genotype
+        if resume and (Path(out)/'config.json').is_file():      # the run's saved settings (and genotype) unless given
+            cfg, given = _resume_config(out, TrainConfig, kwargs, lt_darts_train.__wrapped__)
+            if 'genotype' not in given and genotype == 'DARTS_V2' and (Path(out)/'genotype.json').is_file(): geno = str(Path(out)/'genotype.json')
+        elif same_data and _is_search_run(genotype):
             # an option overrides the search's setting when it is on the command line, even at its default value
             # (`--device cpu` after a CUDA search), or when a Python caller passes a value other than the default
             defaults, given = TrainConfig().to_dict(), _given(lt_darts_train.__wrapped__, _ARGV)
             cfg = TrainConfig.from_search(genotype, **{k: v for k, v in kwargs.items() if k in given or v != defaults.get(k)})
         else: cfg = TrainConfig(**kwargs)
-        res = train_genotype(genotype, cfg, out=out, resume=resume)
+        res = train_genotype(geno, cfg, out=out, resume=resume)
         plot_train(res.history, title=f'{cfg.mode} training on {cfg.dataset} (ratio {cfg.imb_ratio:g})', path=Path(out)/'train.png')
         f = res.final
         print(json.dumps({k: round(f[k], 4) for k in ('train_acc', 'test_acc', 'test_many', 'test_medium', 'test_few') if k in f}))

@@ -10,8 +10,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'LTDartsError', 'default_data_root', 'data_root', 'get_device', 'seed_everything', 'atomic_write',
-           'save_checkpoint', 'load_checkpoint', 'save_json', 'Config', 'env_info', 'in_test', 'console_command']
+__all__ = ['DATA_ENV', 'LTDartsError', 'default_data_root', 'data_root', 'get_device', 'available_device', 'seed_everything',
+           'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json', 'Config', 'env_info', 'in_test',
+           'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -46,6 +47,17 @@ def get_device(device:str|torch.device|None='cpu') -> torch.device:
     try: return torch.device(device)
     except RuntimeError as e: raise LTDartsError(f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") from e
 
+def available_device(device:str|torch.device|None='cpu') -> torch.device:
+    "`get_device`, checked against this machine: a device it lacks is a one-line error before a run starts, not a traceback."
+    dev = get_device(device)
+    if dev.type == 'cuda' and dev.index is None and not torch.cuda.is_available() or \
+       dev.type == 'cuda' and dev.index is not None and dev.index >= torch.cuda.device_count():
+        why = 'this torch is a CPU build' if torch.version.cuda is None else f'{torch.cuda.device_count()} CUDA device(s) visible'
+        raise LTDartsError(f"device {str(device)!r} is not available here ({why}): use --device cpu, or 'auto' for the best device there is")
+    if dev.type == 'mps' and not (getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()):
+        raise LTDartsError(f"device 'mps' is not available here (Apple GPUs only): use --device cpu, or 'auto' for the best device there is")
+    return dev
+
 # %% ../nbs/00_core.ipynb #b232d39a
 def seed_everything(seed:int=0, # the seed for Python, NumPy and torch
                     deterministic:bool=False, # also request deterministic algorithms
@@ -68,6 +80,8 @@ def atomic_write(path:str|Path, # the file to (re)place
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
+        mask = os.umask(0); os.umask(mask)          # reading the mask means setting it: set it back at once
+        os.chmod(tmp, 0o666 & ~mask)                # mkstemp makes 0600: give the file what open() would (readable by colleagues)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush(); os.fsync(f.fileno())

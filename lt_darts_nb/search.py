@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import (Config, LTDartsError, get_device, seed_everything, save_checkpoint, load_checkpoint,
+from .core import (Config, LTDartsError, get_device, available_device, seed_everything, save_checkpoint, load_checkpoint,
                               save_json, atomic_write, env_info, in_test)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader)
@@ -282,11 +282,18 @@ class SearchResult:
     history:list # one dict per epoch
     def __repr__(self): return f'SearchResult(out={str(self.out)!r}, selected_epoch={self.selected_epoch}, genotype={self.genotype})'
 
+def _run_started(out:Path) -> bool:
+    "Whether a run folder holds more than a config: a checkpoint, a history or a result (the run finished an epoch)."
+    return any((Path(out)/f).exists() for f in ('checkpoint.pt', 'history.jsonl', 'result.json'))
+
 def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     """Check the run folder for a config with `to_dict`/`from_dict`/`diff` and `EXEC_FIELDS` (`SearchConfig`,
     `TrainConfig`); return `(checkpoint, changed)`: the checkpoint to resume from (or None) and the execution fields
     the resume changes, `{field: [saved, now]}` (`_log_session` saves them once the run goes on)."""
     cfg_file = out/'config.json'
+    if cfg_file.exists() and not _run_started(out):    # a run refused or killed before its first epoch: nothing to keep
+        save_json(cfg.to_dict(), cfg_file)
+        return None, {}
     if cfg_file.exists():
         if not resume:
             raise LTDartsError(f'{out} already holds a run: pass resume=True (--resume) to continue it, or choose another output folder')
@@ -402,7 +409,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     _autocast(torch.device('cpu'), cfg.amp)    # validates amp
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     weight_schedule(cfg); arch_schedule(cfg); arch_schedule(cfg, cell='reduce')    # validates the schedules
-    dev = get_device(cfg.device)
+    dev = available_device(cfg.device)
     out = Path(out)
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)               # data errors come before the run folder is created

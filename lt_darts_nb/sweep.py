@@ -12,7 +12,7 @@ from pathlib import Path
 from fastcore.meta import delegates
 
 from .core import Config, LTDartsError, atomic_write, save_json, get_device
-from .search import SearchConfig, METHODS, get_method
+from .search import SearchConfig, METHODS, get_method, _run_started
 from .train import TrainConfig, SHARED_FIELDS
 from .experiments import run_row, _new_axes
 
@@ -455,7 +455,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         vs, vt = split_variant(variants[v])
         sopts = {**cfg.search_opts, **vs, 'method': m, 'imb_ratio': float(r), 'seed': int(s)}
         share = _search_of(root, owner, r, m, s, v)
-        saved = None if share else _read_json(d/'search'/'config.json')
+        saved = None if share or not _run_started(d/'search') else _read_json(d/'search'/'config.json')   # a config alone is replaced
         if saved is not None and (diff := config_diff(saved, sopts, sdef, ('device', *SearchConfig.EXEC_FIELDS))):
             stale.append((d/'search', diff))
         sdev = saved.get('device', dev) if saved else dev          # a resumed (or finished) run keeps its device
@@ -464,7 +464,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             tro = {**cfg.train_opts, **vt}
             tc = TrainConfig.from_search(SearchConfig(**sopts, device=sdev), seed=int(s), **tro)
             topts = {**{k: getattr(tc, k) for k in ('mode', *SHARED_FIELDS, 'seed')}, **tro}
-            tsaved = _read_json(d/'train'/'config.json')
+            tsaved = _read_json(d/'train'/'config.json') if _run_started(d/'train') else None
             if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, ('device', *TrainConfig.EXEC_FIELDS))):
                 stale.append((d/'train', diff))
             targs = to_flags({**topts, 'device': tsaved.get('device', sdev) if tsaved else sdev}, tdef)
