@@ -62,7 +62,8 @@ def _is_search_run(path:str) -> bool:
 
 def _resume_config(out:str, cls, kwargs:dict, f) -> tuple:
     """`(config, given)` for `--resume` of command `f`: the config saved in `out`, with the options the command line
-    spells out (or a Python caller passes with a non-default value) on top; `kwargs` alone when `out` holds no config yet."""
+    spells out (or a Python caller passes with a non-default value) on top, and the execution settings (`EXEC_FIELDS`)
+    of this session, saved or not (as a fresh start would have them); `kwargs` alone when `out` holds no config yet."""
     given, p = _given(f, _ARGV), Path(out)/'config.json'
     if not p.is_file(): return cls(**kwargs), given
     try: saved = json.loads(p.read_text())
@@ -71,7 +72,8 @@ def _resume_config(out:str, cls, kwargs:dict, f) -> tuple:
     other = sorted(set(saved) - set(defaults)) if isinstance(saved, dict) else ['?']
     if other: raise LTDartsError(f'{out} holds a run of another command (its config.json has {", ".join(other[:3])}, which '
                                  f'{cls.__name__} lacks): resume it with the command that started it')
-    return cls.from_dict({**saved, **{k: v for k, v in kwargs.items() if k in given or v != defaults.get(k)}}), given
+    mine = {k: v for k, v in kwargs.items() if k in given or v != defaults.get(k) or k in cls.EXEC_FIELDS}
+    return cls.from_dict({**saved, **mine}), given
 
 @delegates(TrainConfig)
 def lt_darts_train(genotype:str='DARTS_V2', # a search run folder, a genotype JSON file, or a name such as DARTS_V2

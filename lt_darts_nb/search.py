@@ -391,6 +391,19 @@ def n_evaluations(epochs:int, eval_every:int) -> int:
     "How many epochs a run evaluates (`is_eval_epoch`)."
     return sum(is_eval_epoch(e, epochs, eval_every) for e in range(epochs))
 
+def _check_config(cfg:SearchConfig):
+    "Validate the settings that would otherwise fail only after the run folder is written (a sweep checks every cell with it)."
+    get_method(cfg.method)
+    if cfg.select not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {cfg.select!r}: use 'last' or 'best_val'")
+    if cfg.collapse_action not in ('warn', 'stop'): raise LTDartsError(f"unknown collapse_action {cfg.collapse_action!r}: use 'warn' or 'stop'")
+    if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
+    if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
+    if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every}): 0 evaluates after the last epoch only')
+    get_adaptor(cfg.bbn_adaptor)
+    _autocast(torch.device('cpu'), cfg.amp)    # validates amp
+    resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
+    weight_schedule(cfg); arch_schedule(cfg); arch_schedule(cfg, cell='reduce')    # validates the schedules
+
 def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS on CIFAR-10-LT, ratio 100)
            out:str|Path='runs/search', # the run folder
            resume:bool=False, # continue the run in `out` from its last checkpoint
@@ -401,14 +414,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     "Run (or resume) a DARTS search on a long-tailed dataset and return the selected genotype and the history."
     if cfg is None: cfg = SearchConfig()
     if isinstance(cfg, dict): cfg = SearchConfig.from_dict(cfg)
-    get_method(cfg.method)                     # unknown methods fail before anything is written
-    if cfg.select not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {cfg.select!r}: use 'last' or 'best_val'")
-    if cfg.collapse_action not in ('warn', 'stop'): raise LTDartsError(f"unknown collapse_action {cfg.collapse_action!r}: use 'warn' or 'stop'")
-    if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
-    if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every}): 0 evaluates after the last epoch only')
-    _autocast(torch.device('cpu'), cfg.amp)    # validates amp
-    resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
-    weight_schedule(cfg); arch_schedule(cfg); arch_schedule(cfg, cell='reduce')    # validates the schedules
+    _check_config(cfg)                         # bad settings fail before anything is written
     dev = available_device(cfg.device)
     out = Path(out)
     if progress is None: progress = not in_test()

@@ -12,8 +12,8 @@ from pathlib import Path
 from fastcore.meta import delegates
 
 from .core import Config, LTDartsError, atomic_write, save_json, get_device
-from .search import SearchConfig, METHODS, get_method, _run_started
-from .train import TrainConfig, SHARED_FIELDS
+from .search import SearchConfig, METHODS, get_method, _run_started, _check_config as _check_search
+from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes
 
 # %% auto #0
@@ -455,6 +455,8 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         vs, vt = split_variant(variants[v])
         sopts = {**cfg.search_opts, **vs, 'method': m, 'imb_ratio': float(r), 'seed': int(s)}
         share = _search_of(root, owner, r, m, s, v)
+        try: _check_search(SearchConfig(**sopts))        # every cell's settings, before any process starts
+        except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/search: {e}') from None
         saved = None if share or not _run_started(d/'search') else _read_json(d/'search'/'config.json')   # a config alone is replaced
         if saved is not None and (diff := config_diff(saved, sopts, sdef, ('device', *SearchConfig.EXEC_FIELDS))):
             stale.append((d/'search', diff))
@@ -463,6 +465,8 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         if cfg.train:       # the evaluation follows its search: TrainConfig.from_search, every shared field spelled out
             tro = {**cfg.train_opts, **vt}
             tc = TrainConfig.from_search(SearchConfig(**sopts, device=sdev), seed=int(s), **tro)
+            try: get_train_mode(tc.mode); _check_train(tc)        # a bad value fails now, not after the cell's search
+            except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/train: {e}') from None
             topts = {**{k: getattr(tc, k) for k in ('mode', *SHARED_FIELDS, 'seed')}, **tro}
             tsaved = _read_json(d/'train'/'config.json') if _run_started(d/'train') else None
             if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, ('device', *TrainConfig.EXEC_FIELDS))):
