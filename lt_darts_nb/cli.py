@@ -23,6 +23,10 @@ def _run_cli(name:str, fn, again:str='continue with --resume'):
     except KeyboardInterrupt:
         print(f'{name}: interrupted; {again}', file=sys.stderr)
         sys.exit(130)
+    except BrokenPipeError:            # the reader of our output went away (`... | head`): stop quietly, as Unix tools do
+        import os
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error when Python flushes stdout at exit
+        sys.exit(141)
 
 @delegates(SearchConfig)
 def lt_darts_search(out:str='runs/search', # run folder (refuses to overwrite another run)

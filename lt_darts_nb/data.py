@@ -223,7 +223,7 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
     if info is None:
         raise LTDartsError(f"{spec['title']} not found under {root} (looked for {root/spec['folder']} and {jpeg}/labels.npz + "
                            f"{'train' if train else 'test'}.zip): set LT_DARTS_DATA to a folder containing {key}/ or "
-                           f"{spec['folder']}/, or pass download=True when online")
+                           f"{spec['folder']}/, or, when online, download it once: load_cifar('{key}', download=True)")
     return (x, y, info) if return_info else (x, y)
 
 # %% ../nbs/01_data.ipynb #3409923c
@@ -385,7 +385,7 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
     src = data_root(root)/key
     if not all((src/f).is_file() for f in ('labels.npz', 'train.zip', 'test.zip')):
         raise LTDartsError(f'pack_lt copies the offline JPEG copy, and {src} has no labels.npz + train.zip + test.zip: '
-                           f'set LT_DARTS_DATA (or root) to the folder that contains {key}/')
+                           f'set LT_DARTS_DATA (or root=, on the command line --data_root) to the folder that contains {key}/')
     dest = Path(out).expanduser()/key
     if dest.exists(): raise LTDartsError(f'{dest} already exists: remove it or pack into another folder')
     with np.load(src/'labels.npz') as lab: labels = {k: lab[k] for k in lab.files}

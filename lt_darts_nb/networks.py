@@ -85,7 +85,10 @@ def as_genotype(genotype:Genotype|str|Path) -> Genotype:
     "A `Genotype` as is, a published one by name, else whatever `load_genotype` reads from the path."
     if isinstance(genotype, Genotype): return genotype
     if isinstance(genotype, str) and genotype in _NAMED: return _NAMED[genotype]
-    if isinstance(genotype, (str, Path)): return load_genotype(genotype)
+    if isinstance(genotype, (str, Path)):
+        if isinstance(genotype, str) and not Path(genotype).exists() and '/' not in genotype and not genotype.endswith('.json'):
+            raise LTDartsError(f'no genotype named {genotype!r} and no such file or folder: use one of {", ".join(_NAMED)}, a genotype JSON file or a search run folder')
+        return load_genotype(genotype)
     raise LTDartsError(f'cannot use {type(genotype).__name__} as a genotype: pass a Genotype, a name like "DARTS_V2" or a path')
 
 class NetworkCIFAR(nn.Module):

@@ -291,6 +291,7 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     `TrainConfig`); return `(checkpoint, changed)`: the checkpoint to resume from (or None) and the execution fields
     the resume changes, `{field: [saved, now]}` (`_log_session` saves them once the run goes on)."""
     cfg_file = out/'config.json'
+    if out.exists() and not out.is_dir(): raise LTDartsError(f'{out} is a file, not a folder: choose another output folder')
     if cfg_file.exists() and not _run_started(out):    # a run refused or killed before its first epoch: nothing to keep
         save_json(cfg.to_dict(), cfg_file)
         return None, {}
