@@ -331,6 +331,8 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     mode_cls = get_train_mode(cfg.mode)           # errors come before anything is written
     _check_config(cfg)
     geno = as_genotype(genotype)
+    if isinstance(genotype, (str, Path)) and (Path(genotype)/'config.json').is_file() and not (Path(genotype)/'result.json').is_file():
+        warnings.warn(f'{genotype} is a search that has not finished: training the genotype of its latest epoch')
     dev = available_device(cfg.device)
     out = Path(out)
     if progress is None: progress = not in_test()
