@@ -50,8 +50,7 @@ def get_device(device:str|torch.device|None='cpu') -> torch.device:
 def available_device(device:str|torch.device|None='cpu') -> torch.device:
     "`get_device`, checked against this machine: a device it lacks is a one-line error before a run starts, not a traceback."
     dev = get_device(device)
-    if dev.type == 'cuda' and dev.index is None and not torch.cuda.is_available() or \
-       dev.type == 'cuda' and dev.index is not None and dev.index >= torch.cuda.device_count():
+    if dev.type == 'cuda' and (dev.index or 0) >= torch.cuda.device_count():     # no GPU, or not that many
         why = 'this torch is a CPU build' if torch.version.cuda is None else f'{torch.cuda.device_count()} CUDA device(s) visible'
         raise LTDartsError(f"device {str(device)!r} is not available here ({why}): use --device cpu, or 'auto' for the best device there is")
     if dev.type == 'mps' and not (getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()):
@@ -72,6 +71,11 @@ def seed_everything(seed:int=0, # the seed for Python, NumPy and torch
     return torch.Generator().manual_seed(seed)
 
 # %% ../nbs/00_core.ipynb #26ed645f
+def _umask() -> int:
+    "This process's file-creation mask (reading it means setting it, so it is set back at once)."
+    mask = os.umask(0); os.umask(mask)
+    return mask
+
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # the file to (re)place
                  mode:str='wb', # file mode for the temporary file
@@ -80,8 +84,7 @@ def atomic_write(path:str|Path, # the file to (re)place
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
-        mask = os.umask(0); os.umask(mask)          # reading the mask means setting it: set it back at once
-        os.chmod(tmp, 0o666 & ~mask)                # mkstemp makes 0600: give the file what open() would (readable by colleagues)
+        os.chmod(tmp, 0o666 & ~_umask())            # mkstemp makes 0600: give the file what open() would (readable by colleagues)
         with os.fdopen(fd, mode) as f:
             yield f
             f.flush(); os.fsync(f.fileno())

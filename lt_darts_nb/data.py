@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import tuplify
-from .core import LTDartsError, data_root, default_data_root, atomic_write
+from .core import LTDartsError, data_root, default_data_root, atomic_write, _umask
 from .sampling import *
 from .sampling import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, SAMPLERS,
                                   class_probs, sample_indices, sampler_kind)
@@ -112,11 +112,6 @@ def _can_create(d:Path) -> bool:
 def _cache_dirs(root:Path) -> list[Path]:
     return [root/'lt_darts_cache', default_data_root()/'cache']
 
-def _umask() -> int:
-    "This process's file-creation mask (reading it means setting it, so it is set back at once)."
-    mask = os.umask(0); os.umask(mask)
-    return mask
-
 def _fingerprint(*files) -> str:
     h = hashlib.sha1()
     for f in files:
@@ -182,7 +177,6 @@ def _jpeg_cached(folder:Path, root:Path, key:str, train:bool, verbose:bool=True)
         try:
             d.mkdir(parents=True, exist_ok=True)
             with atomic_write(d/fname) as f: np.savez(f, x=x, y=y, class_names=np.array(names), **extra)
-            os.chmod(d/fname, 0o666 & ~_umask())                                # mkstemp made it 0600
             if verbose: print(f'decoded in {dt:.1f} s; cached to {d/fname}')
             return x, y, names, d/fname, present
         except OSError: continue
@@ -609,7 +603,6 @@ def _folder_images(root:Path, files, size:int, cache:bool, cache_root, verbose:b
         try:
             d.mkdir(parents=True, exist_ok=True)
             with atomic_write(d/fname) as f: np.savez(f, x=x)
-            os.chmod(d/fname, 0o666 & ~_umask())
             if verbose: print(f'decoded {len(files):,} images in {time.time() - t0:.1f} s; cached to {d/fname}')
             return x, d/fname
         except OSError: continue
