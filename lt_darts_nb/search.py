@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import (Config, LTDartsError, get_device, available_device, seed_everything, save_checkpoint, load_checkpoint,
-                              save_json, atomic_write, env_info, in_test)
+                              save_json, atomic_write, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader)
 from .genotypes import genotype_to_dict, genotype_from_dict, save_genotype
@@ -420,6 +420,11 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     out = Path(out)
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)               # data errors come before the run folder is created
+    with folder_lock(out):                     # one process per run folder (the core chapter): a second one is refused
+        return _search(cfg, out, resume, data, dev, progress, on_step, verbose)
+
+def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchResult:
+    "The run of `search`, holding its folder: prepare the folder, start or resume, loop over the epochs, select the genotype."
     ckpt, changed = _prepare_run(out, cfg, resume)
     seed_everything(cfg.seed, cfg.deterministic)
 

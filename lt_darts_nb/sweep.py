@@ -11,19 +11,19 @@ from dataclasses import dataclass, field, fields, MISSING
 from pathlib import Path
 from fastcore.meta import delegates
 
-from .core import Config, LTDartsError, atomic_write, save_json, get_device
+from .core import Config, LTDartsError, atomic_write, save_json, get_device, folder_lock
 from .search import SearchConfig, METHODS, get_method, _run_started, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes
 
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'POLL_S', 'SEARCH_METRICS', 'TRAIN_METRICS',
-           'STATUSES', 'CELL_COLUMNS', 'parse_list', 'field_defaults', 'parse_options', 'to_flags', 'SweepConfig',
-           'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active', 'sharing_note', 'split_variant',
-           'parse_variants', 'shared_searches', 'stage_state', 'Cell', 'cell_name', 'cell_commands', 'config_diff',
-           'plan_sweep', 'error_line', 'run_cell', 'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep',
-           'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table', 'save_sweep_tables', 'check_sweep',
-           'plot_sweep', 'launch_sweep', 'run_sweep']
+           'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults', 'parse_options', 'to_flags',
+           'SweepConfig', 'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active', 'sharing_note',
+           'split_variant', 'parse_variants', 'shared_searches', 'stage_state', 'Cell', 'cell_name', 'cell_commands',
+           'config_diff', 'plan_sweep', 'error_line', 'run_cell', 'run_local', 'run_submitit', 'run_ray', 'cell_row',
+           'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table', 'save_sweep_tables',
+           'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
 
 # %% ../nbs/14_sweep.ipynb #c3ef2a3e
 def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
@@ -972,23 +972,8 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
             print(f'resume {c.name} ({st} at {_progress(Path(c.dir)/st)})')
     print(f'to run: {len(todo)} cell(s), {len(res)} to resume; finished: {len(cells) - len(todo)}', flush=True)
 
-def _alive(pid) -> bool:
-    try: os.kill(int(pid), 0)
-    except PermissionError: return True
-    except (OSError, TypeError, ValueError, OverflowError): return False
-    return True
-
-@contextlib.contextmanager
-def _root_lock(root:Path):
-    "Refuse a second sweep on the same root while one runs on this machine (two would run the same cells twice)."
-    p = root/'.sweep.lock'
-    info = _read_json(p)
-    if isinstance(info, dict) and info.get('host') == platform.node() and info.get('pid') != os.getpid() and _alive(info.get('pid')):
-        raise LTDartsError(f"another sweep (pid {info['pid']}) is running on {root}: wait for it, or stop it (its runs resume later); "
-                           f"if none runs, delete {p}")
-    save_json(dict(pid=os.getpid(), host=platform.node(), started=_now()), p)
-    try: yield
-    finally: p.unlink(missing_ok=True)
+SWEEP_BUSY = ('another sweep is running on {folder}: wait for it, or stop it (its runs resume later); if none runs (e.g. its '
+              'machine is gone), delete {lock}')    # two sweeps on one root would run the same cells twice
 
 def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
                  dry_run:bool=False, # print the plan and the commands; run and write nothing
@@ -1009,7 +994,7 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
             for _, argv in cell_commands(c): print(shlex.join(argv))
         return collect_sweep(cfg.root, cells)
     root = Path(cfg.root); root.mkdir(parents=True, exist_ok=True)
-    with _root_lock(root):
+    with folder_lock(root, SWEEP_BUSY, '.sweep.lock'):      # the core chapter: one sweep per root
         save_json(cfg.to_dict(), root/'sweep.json')
         t0 = time.time()
         if local: run_local(todo, jobs, verbose)

@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import Config, LTDartsError, available_device, seed_everything, save_checkpoint, save_json, in_test, atomic_write
+from .core import Config, LTDartsError, available_device, seed_everything, save_checkpoint, save_json, in_test, atomic_write, folder_lock
 from .sampling import DeviceLoader, class_weights, sampler_kind
 from .genotypes import Genotype, genotype_to_dict, save_genotype, load_genotype
 from .networks import NetworkCIFAR, as_genotype, count_params
@@ -337,11 +337,17 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     out = Path(out)
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)                  # the same long-tailed set as a search with these data fields
-    n_classes, side = data.n_classes, data.x_train.shape[1]
+    side = data.x_train.shape[1]
     if cfg.auxiliary and _aux_side(side) < 5:
         raise LTDartsError(f'the auxiliary head needs feature maps of at least 5x5 at cell 2L/3, but {side}x{side} images give '
                            f'{_aux_side(side)}x{_aux_side(side)}: use images of at least 17x17 (synthetic_size=17) or no auxiliary head '
                            f'(auxiliary=False; on the command line --no-auxiliary)')
+    with folder_lock(out):                        # one process per run folder (the core chapter): a second one is refused
+        return _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step)
+
+def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step) -> TrainResult:
+    "The run of `train_genotype`, holding its folder: build the network, prepare the folder, start or resume, loop over the epochs."
+    n_classes, side = data.n_classes, data.x_train.shape[1]
     mode = mode_cls(cfg, data.counts, dev)
     loaders = _loaders(data.x_train, data.y_train, mode.samplers(), cfg, data.counts, dev, cfg.seed * 1009 + 1,
                        mean=data.mean, std=data.std)      # the whole long-tailed training set, no split
