@@ -577,13 +577,16 @@ def _time_twin(dev, one, warm:int, m, predict, eb:int, size:int, channels_last:b
     m.train()
     return dt, time.time() - te
 
-def _cost_line(dev, steps:int, dt:float, ev:float, images:str, epochs:int, eval_every:int, what:str) -> str:
-    "The estimate printed before a run: an epoch's steps, one evaluation, and the whole run."
+def _cost_line(dev, steps:int, dt:float, ev:float, images:str, epochs:int, eval_every:int, what:str, best=None) -> str:
+    "The estimate printed before a run: an epoch's steps, one evaluation, the whole run, and a GPU that a CPU run leaves idle (`best`: 'auto')."
+    best = get_device('auto' if best is None else best)
+    idle = (f"; this machine has a GPU: device='{best.type}' (--device {best.type}) runs far faster"
+            if dev.type == 'cpu' and best.type != 'cpu' else '')
     n_ev = n_evaluations(epochs, eval_every)
     mem = f', peak memory {torch.cuda.max_memory_allocated(dev) / 2**30:.2f} GiB' if dev.type == 'cuda' else ''
     return (f'estimated {dt * steps:.1f} s/epoch ({steps} steps x {dt * 1000:.0f} ms) + {ev:.1f} s per evaluation ({images} images), '
             f'{(dt * steps * epochs + ev * n_ev) / 60:.1f} min for {epochs} epoch{"s" * (epochs != 1)} and {n_ev} evaluation'
-            f'{"s" * (n_ev != 1)} (eval_every={eval_every}) on {dev} ({what}){mem}')
+            f'{"s" * (n_ev != 1)} (eval_every={eval_every}) on {dev} ({what}){mem}{idle}')
 
 def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
     """Print the estimated time of the steps of an epoch, of one evaluation (`n_eval` = validation and test images) and
