@@ -5,7 +5,8 @@
 #     bash benchmarks/gpu_checks.sh OUT_DIR [--compile]
 #
 # Every step writes OUT_DIR/<step>.log; the benchmarks also write OUT_DIR/step_equivalence_$GPU_TAG.json,
-# OUT_DIR/search_step_$GPU_TAG.json and OUT_DIR/train_step_$GPU_TAG.json (GPU_TAG: default h200). Copy what you keep
+# OUT_DIR/search_step_$GPU_TAG.json, OUT_DIR/train_step_$GPU_TAG.json and OUT_DIR/supernet_$GPU_TAG.json (GPU_TAG:
+# default h200). Copy what you keep
 # into results/gpu_checks/, results/bench/ and results/profile/. A failing step is reported and the next one runs; the exit status is that of the first failure.
 # Needs a CUDA device, torch and fastcore, not nbdev (the notebooks' gpu cells run through tests/run_cells.py);
 # PYTHON names the interpreter (default python3).
@@ -32,6 +33,7 @@ step cells_step "$py" tests/run_cells.py nbs/07a_step.ipynb --flags gpu
 step cells_search "$py" tests/run_cells.py nbs/08_search.ipynb --flags gpu
 step bench_search_step "$py" benchmarks/bench_search_step.py --device cuda --steps 30 --warmup 5 --json "$out/search_step_$tag.json" "$@"
 step bench_train_step "$py" benchmarks/bench_train_step.py --device cuda --steps 30 --warmup 5 --json "$out/train_step_$tag.json" "$@"
+step bench_supernet "$py" benchmarks/bench_supernet.py --device cuda --steps 10 --warmup 2 --json "$out/supernet_$tag.json"
 step profile_fp32 "$py" benchmarks/profile_search_step.py --device cuda --steps 5 --rows 14
 step profile_fp32_cl "$py" benchmarks/profile_search_step.py --device cuda --steps 5 --rows 14 --channels_last
 step profile_fp32_cl_batched "$py" benchmarks/profile_search_step.py --device cuda --steps 5 --rows 14 --channels_last --batch_edges
