@@ -289,9 +289,9 @@ def _run_started(out:Path) -> bool:
 def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     """Check the run folder for a config with `to_dict`/`from_dict`/`diff` and `EXEC_FIELDS` (`SearchConfig`,
     `TrainConfig`); return `(checkpoint, changed)`: the checkpoint to resume from (or None) and the execution fields
-    the resume changes, `{field: [saved, now]}` (`_log_session` saves them once the run goes on)."""
+    the resume changes, `{field: [saved, now]}` (`_log_session` saves them once the run goes on). The caller holds
+    `out` (`folder_lock`, which has already refused a file there)."""
     cfg_file = out/'config.json'
-    if out.exists() and not out.is_dir(): raise LTDartsError(f'{out} is a file, not a folder: choose another output folder')
     if cfg_file.exists() and not _run_started(out):    # a run refused or killed before its first epoch: nothing to keep
         save_json(cfg.to_dict(), cfg_file)
         return None, {}
