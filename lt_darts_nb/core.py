@@ -12,8 +12,8 @@ from filelock import FileLock, Timeout
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'default_data_root', 'data_root', 'get_device', 'available_device',
-           'seed_everything', 'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json', 'folder_lock',
-           'Config', 'env_info', 'in_test', 'console_command']
+           'peak_memory_gib', 'seed_everything', 'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json',
+           'folder_lock', 'Config', 'env_info', 'in_test', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -57,6 +57,17 @@ def available_device(device:str|torch.device|None='cpu') -> torch.device:
     if dev.type == 'mps' and not (getattr(torch.backends, 'mps', None) is not None and torch.backends.mps.is_available()):
         raise LTDartsError(f"device 'mps' is not available here (Apple GPUs only): use --device cpu, or 'auto' for the best device there is")
     return dev
+
+# %% ../nbs/00_core.ipynb #b94a08fd
+def peak_memory_gib(device:str|torch.device, # the device whose peak is read
+                    reset:bool=True, # start a new count (the next call reads the peak since this one)
+                   ) -> float|None:
+    "GiB that tensors held at most on a CUDA `device` since its last reset (`None` on other devices); resets the count."
+    dev = get_device(device)
+    if dev.type != 'cuda': return None
+    gib = torch.cuda.max_memory_allocated(dev) / 2**30
+    if reset: torch.cuda.reset_peak_memory_stats(dev)
+    return gib
 
 # %% ../nbs/00_core.ipynb #b232d39a
 def seed_everything(seed:int=0, # the seed for Python, NumPy and torch

@@ -76,7 +76,8 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
                genotype=g, select=rule, selected_epoch=sel, path=str(run),
                run=str(run.relative_to(root)) if root is not None else run.name, variant=_sweep_variant(run),
                device=env.get('device'), gpu=env.get('gpu'),
-               time_s=float(sum(r.get('time_s', 0.0) for r in hist)), eval_s=float(sum(r.get('eval_s', 0.0) for r in hist)))
+               time_s=float(sum(r.get('time_s', 0.0) for r in hist)), eval_s=float(sum(r.get('eval_s', 0.0) for r in hist)),
+               peak_mem_gib=max((r['peak_mem_gib'] for r in hist if r.get('peak_mem_gib') is not None), default=None))
     return row
 
 def _method_order(m):

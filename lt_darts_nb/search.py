@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import (Config, LTDartsError, get_device, available_device, seed_everything, save_checkpoint, load_checkpoint,
+from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint,
                               save_json, atomic_write, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader)
@@ -470,7 +470,7 @@ def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchRe
 
     ebar = tqdm(range(start, cfg.epochs), desc=f'search {cfg.method}', disable=not progress, initial=start, total=cfg.epochs)
     for epoch in ebar:
-        t0 = time.time()
+        t0 = time.time(); peak_memory_gib(dev)        # the epoch's own count of the GPU's peak memory (CUDA)
         w_lr = float(w_sched(epoch, cfg.epochs))
         for g in w_opt.param_groups: g['lr'] = w_lr
         for l in w_loaders + a_loaders: l.set_epoch(epoch, cfg.epochs)   # no-op unless the epoch changed
@@ -510,6 +510,7 @@ def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchRe
                                     evaluate(model, test_loader, method.predict, n_classes, groups, amp=cfg.amp)))
             rec['eval_s'] = time.time() - t1
         rec.update(n_steps=steps, time_s=time.time() - t0)      # the epoch's weight steps (each with its architecture step) and seconds
+        if (peak := peak_memory_gib(dev)) is not None: rec['peak_mem_gib'] = peak    # CUDA only: the epoch's peak, evaluation included
         history.append(rec)
         _write_history(out, history)
         # close the epoch in every loader (drop a half-used pass), so that the saved generator states are exactly

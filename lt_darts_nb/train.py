@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import Config, LTDartsError, available_device, seed_everything, save_checkpoint, save_json, in_test, atomic_write, folder_lock
+from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_everything, save_checkpoint, save_json, in_test, atomic_write, folder_lock
 from .sampling import DeviceLoader, class_weights, sampler_kind
 from .genotypes import Genotype, genotype_to_dict, save_genotype, load_genotype
 from .networks import NetworkCIFAR, as_genotype, count_params
@@ -387,7 +387,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
 
     ebar = tqdm(range(start, cfg.epochs), desc=f'train {cfg.mode}', disable=not progress, initial=start, total=cfg.epochs)
     for epoch in ebar:
-        t0 = time.time()
+        t0 = time.time(); peak_memory_gib(dev)        # the epoch's own count of the GPU's peak memory (CUDA)
         lr = float(sched(epoch, cfg.epochs))
         model.drop_path_prob = drop_path_at(cfg, epoch)
         for l in loaders: l.set_epoch(epoch, cfg.epochs)
@@ -411,6 +411,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
             rec.update(test_loss=ev['loss'], test_acc=ev['acc'], **{f'test_{k}': ev[k] for k in ('many', 'medium', 'few')},
                        test_per_class=ev['per_class'], eval_s=time.time() - t1)
         rec.update(n_steps=steps, time_s=time.time() - t0)      # the epoch's steps and seconds
+        if (peak := peak_memory_gib(dev)) is not None: rec['peak_mem_gib'] = peak    # CUDA only: the epoch's peak, evaluation included
         history.append(rec)
         _write_history(out, history)
         for l in loaders: l.set_epoch(epoch + 1, cfg.epochs)   # close the epoch: the saved states start the next one
