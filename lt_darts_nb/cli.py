@@ -83,7 +83,7 @@ def _resume_config(out:str, cls, kwargs:dict, f) -> tuple:
 def lt_darts_train(genotype:str='DARTS_V2', # a search run folder, a genotype JSON file, or a name such as DARTS_V2
                    out:str='runs/train', # run folder (refuses to overwrite another run)
                    resume:bool=False, # continue the run in --out from its last checkpoint
-                   same_data:bool=True, # with a search run folder: its data settings and strategy, unless an option says otherwise
+                   same_data:bool=True, # with a search run folder: its data settings and strategy, unless an option says otherwise (False, `--no-same_data`: this command's own)
                    **kwargs):
     "Train a genotype's evaluation network from scratch on a long-tailed set (all `TrainConfig` fields are options)."
     def go():
@@ -112,7 +112,7 @@ from .sweep import run_sweep, check_sweep
 
 @delegates(run_sweep)
 def lt_darts_sweep(dry_run:bool=False, # print the plan and the commands; run and write nothing
-                   verbose:bool=True, # print the plan, a line per finished cell, and the summary table
+                   verbose:bool=True, # print the plan, a line per finished cell, and the summary table (False, `--no-verbose`: errors only)
                    **kwargs):
     "Run a grid of methods x imbalance ratios x seeds (search, then evaluation) as separate processes, resumable; tables in ROOT/results.md."
     def go():

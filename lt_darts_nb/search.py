@@ -94,7 +94,7 @@ class SearchConfig(Config):
     channels_last:bool=False # channels-last memory format
     batch_edges:bool=False # run each candidate once on all edges leaving the states that are ready together (fewer, larger kernels: a GPU lever; search-space chapter)
     step_mode:str='auto' # 'auto' (graph on CUDA, eager elsewhere), 'eager', 'compile' (torch.compile) or 'graph' (CUDA graph; first order): see the step chapter
-    fused:bool=True # fused optimiser kernels where torch has them
+    fused:bool=True # fused optimiser kernels where torch has them (False, `--no-fused`: multi-tensor kernels on CUDA, loops on a CPU)
     max_steps:int=0 # cap on steps per epoch (0 = a full pass over the weight half)
     eval_every:int=1 # evaluate the validation and test sets every k epochs and after the last (0 = after the last only)
     eval_batch_size:int=512 # batch size of evaluation

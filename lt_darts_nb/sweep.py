@@ -219,7 +219,7 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
                ratios:str|list='100,50,10', # imbalance ratios, comma-separated
                seeds:str|list='0,1,2', # seeds, comma-separated
                search_opts:str|dict='', # search options for every cell: 'epochs=50 batch_size=64', a JSON object or a JSON file
-               train:bool=True, # evaluate each searched architecture (train from scratch) after its search
+               train:bool=True, # evaluate each searched architecture (train from scratch) after its search (False, `--no-train`: searches only)
                train_opts:str|dict='', # evaluation options (`TrainConfig` fields), same forms as search_opts
                device:str='auto', # 'cpu', 'cuda' (every visible GPU), 'cuda:0,cuda:1' (round-robin), 'mps' or 'auto'
                jobs:str|int='auto', # cells at a time: a number, or 'auto' (GPU: free memory / mem_per_job; CPU: 1)

@@ -59,7 +59,7 @@ class TrainConfig(Config):
     # network
     C:int=36 # initial channels of the evaluation network
     layers:int=20 # cells of the evaluation network
-    auxiliary:bool=True # auxiliary head at 2/3 depth (needs feature maps >= 5x5 there: 32x32 images)
+    auxiliary:bool=True # auxiliary head at 2/3 depth (needs feature maps >= 5x5 there: 32x32 images; False, `--no-auxiliary`: none)
     auxiliary_weight:float=0.4 # weight of the auxiliary loss
     drop_path_prob:float=0.2 # final drop-path probability (ramped linearly from 0 over the epochs)
     # optimisation
@@ -80,7 +80,7 @@ class TrainConfig(Config):
     amp:str='' # '' (float32) or 'bf16' (autocast)
     channels_last:bool=False # channels-last memory format
     step_mode:str='eager' # 'eager', 'compile' (torch.compile), 'graph' (CUDA graph, captured once per epoch) or 'auto' (graph on CUDA): see the step chapter
-    fused:bool=True # fused optimiser kernels where torch has them
+    fused:bool=True # fused optimiser kernels where torch has them (False, `--no-fused`: multi-tensor kernels on CUDA, loops on a CPU)
     max_steps:int=0 # cap on steps per epoch (0 = a full pass over the training set)
     eval_every:int=1 # evaluate the test set every k epochs and after the last (0 = after the last only)
     eval_batch_size:int=512 # batch size of evaluation
