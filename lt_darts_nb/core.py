@@ -135,7 +135,7 @@ def folder_lock(folder:str|Path, # the folder to hold (made if missing)
     "Hold an exclusive OS file lock on `folder` for the `with` block; `LTDartsError(busy)` at once when another holder has it."
     folder = Path(folder)
     if folder.exists() and not folder.is_dir(): raise LTDartsError(f'{folder} is a file, not a folder: choose another output folder')
-    made = not folder.exists()
+    made = [p for p in (folder, *folder.parents) if not p.exists()]      # the folders mkdir makes, deepest first
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder/name)
     try: lock.acquire(timeout=0)
@@ -146,7 +146,9 @@ def folder_lock(folder:str|Path, # the folder to hold (made if missing)
     try: yield folder
     except BaseException:            # a start refused in a folder it made (a bad option): leave no trace of it
         if made and {p.name for p in folder.iterdir()} <= {name}:
-            with contextlib.suppress(OSError): (folder/name).unlink(missing_ok=True); folder.rmdir()    # while still held
+            with contextlib.suppress(OSError):                # while still held; a parent something else filled stays
+                (folder/name).unlink(missing_ok=True)
+                for p in made: p.rmdir()
         raise
     finally:
         if lock is not None: lock.release()
