@@ -695,10 +695,12 @@ SEARCH_METRICS = ('val_acc', 'test_acc', 'test_many', 'test_medium', 'test_few',
 TRAIN_METRICS = ('test_acc', 'test_many', 'test_medium', 'test_few')
 STATUSES = ('done', 'searched', 'partial', 'failed', 'pending')
 
-def _hist_time(run:Path) -> float|None:
+def _hist_stats(run:Path) -> tuple:
+    "`(time_s, peak_mem_gib)` of a run's history: its summed epoch times and its largest GPU peak (None: no history, no peak)."
     try: recs = [json.loads(l) for l in (run/'history.jsonl').read_text().splitlines() if l.strip()]
-    except (OSError, json.JSONDecodeError): return None
-    return float(sum(r.get('time_s', 0.0) for r in recs)) if recs else None
+    except (OSError, json.JSONDecodeError): return None, None
+    peak = max((r['peak_mem_gib'] for r in recs if r.get('peak_mem_gib') is not None), default=None)
+    return (float(sum(r.get('time_s', 0.0) for r in recs)) if recs else None), peak
 
 def _train_metrics(run:Path) -> dict:
     "Final metrics of a finished evaluation run (`result.json`: top-level keys, or under 'final')."
@@ -706,7 +708,7 @@ def _train_metrics(run:Path) -> dict:
     fin = res.get('final') if isinstance(res.get('final'), dict) else {}
     out = {f'train_{k}': res.get(k, fin.get(k)) for k in TRAIN_METRICS}
     out['train_n_params'] = res.get('n_params')
-    t = _hist_time(run)
+    t, out['train_peak_mem_gib'] = _hist_stats(run)
     out['train_time_s'] = t if t is not None else res.get('time_s')
     return out
 
@@ -730,14 +732,16 @@ def cell_row(cell_dir:str|Path, # a cell folder
     if train is None: train = t.is_dir()
     row = dict(imb_ratio=float(ratio), method=method, variant=variant, seed=int(seed), status='pending', search='new', search_of=search_of,
                train=('new' if train else 'off'),
-               **{f'search_{k}': None for k in SEARCH_METRICS}, search_time_s=None,
-               **{f'train_{k}': None for k in TRAIN_METRICS}, train_n_params=None, train_time_s=None, error='', path=str(d))
+               **{f'search_{k}': None for k in SEARCH_METRICS}, search_time_s=None, search_peak_mem_gib=None,
+               **{f'train_{k}': None for k in TRAIN_METRICS}, train_n_params=None, train_time_s=None, train_peak_mem_gib=None,
+               error='', path=str(d))
     row['search'] = _stage_desc(s)
     if row['search'] == 'done':
         with warnings.catch_warnings():
             warnings.simplefilter('ignore'); rr = run_row(s)
         if rr is not None:
-            row.update({f'search_{k}': rr.get(k) for k in SEARCH_METRICS}, search_time_s=rr.get('time_s'))
+            row.update({f'search_{k}': rr.get(k) for k in SEARCH_METRICS}, search_time_s=rr.get('time_s'),
+                       search_peak_mem_gib=rr.get('peak_mem_gib'))
     if train:
         row['train'] = _stage_desc(t)
         if row['train'] == 'done': row.update(_train_metrics(t))
@@ -845,26 +849,27 @@ def sweep_table(rows:list[dict], # from `collect_sweep`
     return '\n'.join(lines) + '\n'
 
 CELL_COLUMNS = ('imb_ratio', 'method', 'variant', 'seed', 'status', 'search', 'search_of', 'train', *(f'search_{k}' for k in SEARCH_METRICS), 'search_time_s',
-                *(f'train_{k}' for k in TRAIN_METRICS), 'train_n_params', 'train_time_s', 'error', 'path')
+                'search_peak_mem_gib', *(f'train_{k}' for k in TRAIN_METRICS), 'train_n_params', 'train_time_s', 'train_peak_mem_gib', 'error', 'path')
 
 def cells_table(rows:list[dict], # from `collect_sweep`
                 digits:int=2, # decimals
                ) -> str:
-    "Markdown table of every cell: status, stages, main metrics (in %), hours of its own stages, and the error of a failed cell."
+    "Markdown table of every cell: status, stages, main metrics (in %), hours and GPU memory peak of its own stages, and the error of a failed cell."
     var = _has_variants(rows)
-    head = ['ratio', 'method', *(['variant'] if var else []), 'seed', 'status', 'search', 'train', 'search val (%)', 'search test (%)', 'skip', 'test acc (%)', 'few (%)', 'params (M)', 'hours', 'error']
+    head = ['ratio', 'method', *(['variant'] if var else []), 'seed', 'status', 'search', 'train', 'search val (%)', 'search test (%)', 'skip', 'test acc (%)', 'few (%)', 'params (M)', 'hours', 'GPU GiB', 'error']
     pct = lambda v: '—' if v is None else f'{100 * v:.{digits}f}'
     lines = ['| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head)]
     for r in rows:
         of = r.get('search_of') or ''
         hours = sum(v for v in (None if of else r.get('search_time_s'), r.get('train_time_s')) if v is not None) / 3600
+        gib = max((v for v in (None if of else r.get('search_peak_mem_gib'), r.get('train_peak_mem_gib')) if v is not None), default=None)
         search = f"{r['search']} (of {_parse_cell(Path(of))[2]})" if of else r['search']    # shared: the variant that ran it
         lines.append('| ' + ' | '.join([_fmt_ratio(r['imb_ratio']), r['method'], *([r.get('variant', '')] if var else []), str(r['seed']), r['status'], search, r['train'],
                                         pct(r['search_val_acc']), pct(r['search_test_acc']),
                                         '—' if r['search_skip_normal'] is None else str(r['search_skip_normal']),
                                         pct(r['train_test_acc']), pct(r['train_test_few']),
                                         '—' if r.get('train_n_params') is None else f"{r['train_n_params'] / 1e6:.2f}", f'{hours:.2f}',
-                                        r['error'].replace('|', '/')]) + ' |')
+                                        '—' if gib is None else f'{gib:.1f}', r['error'].replace('|', '/')]) + ' |')
     return '\n'.join(lines) + '\n'
 
 def save_sweep_tables(root:str|Path, # the sweep's root folder
