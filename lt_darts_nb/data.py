@@ -112,6 +112,24 @@ def _can_create(d:Path) -> bool:
 def _cache_dirs(root:Path) -> list[Path]:
     return [root/'lt_darts_cache', default_data_root()/'cache']
 
+def _write_cache(d:Path, # the cache folder
+                 fname:str, # the cache's file name (it carries the source's fingerprint)
+                 family:str, # glob of the file names of caches like it (same kind of source, any fingerprint)
+                 source:str, # what was decoded (a resolved path): recorded in the cache as `cache_of`
+                 **arrays) -> Path:
+    """Write `d/fname` atomically, then remove the caches of `family` in `d` that were decoded from the same `source`
+    before it changed (another fingerprint). Caches of other sources, older caches that record none, and files that
+    cannot be read or removed are left alone."""
+    d.mkdir(parents=True, exist_ok=True)
+    with atomic_write(d/fname) as f: np.savez(f, cache_of=np.array(source), **arrays)
+    for p in d.glob(family):
+        if p.name == fname: continue
+        try:
+            with np.load(p) as z: stale = 'cache_of' in z.files and str(z['cache_of']) == source
+            if stale: p.unlink()
+        except Exception: continue
+    return d/fname
+
 def _fingerprint(*files) -> str:
     h = hashlib.sha1()
     for f in files:
@@ -175,8 +193,7 @@ def _jpeg_cached(folder:Path, root:Path, key:str, train:bool, verbose:bool=True)
     for d in _cache_dirs(root):
         if not _can_create(d): continue
         try:
-            d.mkdir(parents=True, exist_ok=True)
-            with atomic_write(d/fname) as f: np.savez(f, x=x, y=y, class_names=np.array(names), **extra)
+            _write_cache(d, fname, f'{key}-{split}-jpeg-*.npz', str(folder.resolve()), x=x, y=y, class_names=np.array(names), **extra)
             if verbose: print(f'decoded in {dt:.1f} s; cached to {d/fname}')
             return x, y, names, d/fname, present
         except OSError: continue
@@ -590,6 +607,8 @@ def _folder_images(root:Path, files, size:int, cache:bool, cache_root, verbose:b
     if not cache: return _decode_images(files, size, verbose), None
     safe = ''.join(ch if ch.isalnum() or ch in '-_' else '_' for ch in Path(root).resolve().name)[:40] or 'images'
     fname = f'folder-{safe}-{size}px-{_folder_fingerprint(root, files, size)}.npz'
+    names = hashlib.sha1('\n'.join(f.relative_to(root).as_posix() for f in files).encode()).hexdigest()[:12]
+    source = f'{Path(root).resolve()}|{size}|{names}'     # the same images (by name): a changed one makes the old cache stale
     dirs = [data_root(cache_root)/'cache', default_data_root()/'cache']
     for d in dirs:
         if (d/fname).exists():
@@ -601,8 +620,7 @@ def _folder_images(root:Path, files, size:int, cache:bool, cache_root, verbose:b
     for d in dirs:
         if not _can_create(d): continue
         try:
-            d.mkdir(parents=True, exist_ok=True)
-            with atomic_write(d/fname) as f: np.savez(f, x=x)
+            _write_cache(d, fname, f'folder-{safe}-{size}px-*.npz', source, x=x)
             if verbose: print(f'decoded {len(files):,} images in {time.time() - t0:.1f} s; cached to {d/fname}')
             return x, d/fname
         except OSError: continue
