@@ -77,8 +77,12 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
                run=str(run.relative_to(root)) if root is not None else run.name, variant=_sweep_variant(run),
                device=env.get('device'), gpu=env.get('gpu'),
                time_s=float(sum(r.get('time_s', 0.0) for r in hist)), eval_s=float(sum(r.get('eval_s', 0.0) for r in hist)),
-               peak_mem_gib=max((r['peak_mem_gib'] for r in hist if r.get('peak_mem_gib') is not None), default=None))
+               peak_mem_gib=_peak_mem(hist))
     return row
+
+def _peak_mem(hist:list) -> float|None:
+    "The largest `peak_mem_gib` of a history's records (None: none recorded one, e.g. a run off CUDA)."
+    return max((r['peak_mem_gib'] for r in hist if r.get('peak_mem_gib') is not None), default=None)
 
 def _method_order(m):
     names = list(METHODS)

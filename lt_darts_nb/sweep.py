@@ -14,7 +14,7 @@ from fastcore.meta import delegates
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, folder_lock
 from .search import SearchConfig, METHODS, get_method, _run_started, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as _check_train
-from .experiments import run_row, _new_axes
+from .experiments import run_row, _new_axes, _peak_mem
 
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'POLL_S', 'SEARCH_METRICS', 'TRAIN_METRICS',
@@ -699,8 +699,7 @@ def _hist_stats(run:Path) -> tuple:
     "`(time_s, peak_mem_gib)` of a run's history: its summed epoch times and its largest GPU peak (None: no history, no peak)."
     try: recs = [json.loads(l) for l in (run/'history.jsonl').read_text().splitlines() if l.strip()]
     except (OSError, json.JSONDecodeError): return None, None
-    peak = max((r['peak_mem_gib'] for r in recs if r.get('peak_mem_gib') is not None), default=None)
-    return (float(sum(r.get('time_s', 0.0) for r in recs)) if recs else None), peak
+    return (float(sum(r.get('time_s', 0.0) for r in recs)) if recs else None), _peak_mem(recs)
 
 def _train_metrics(run:Path) -> dict:
     "Final metrics of a finished evaluation run (`result.json`: top-level keys, or under 'final')."
