@@ -95,6 +95,7 @@ class Architect:
              w_lr:float|None=None, # xi: the weights' current learning rate (order=2; default: from `w_optimizer`)
              w_optimizer=None, # the weights' optimiser (order=2: momentum buffers and weight decay)
              loss_fn=None, # overrides the architect's `loss_fn` for this step
+             train_loss_fn=None, # order=2: the inner (weight) problem's loss, `train_loss_fn(model, batch) -> loss` (default: `loss_fn`)
             ) -> dict:
         "One update of the alphas; returns `dict(loss, grad_norm, lr, lrs)` (the validation loss and gradient norm as tensors; `lr` the first group's rate, `lrs` every group's)."
         loss_fn = loss_fn or self.loss_fn
@@ -103,7 +104,7 @@ class Architect:
         if self.order == 1:
             loss = loss_fn(self.model, val_batch)
             grads = _grads(loss, arch)
-        else: loss, grads = self._second_order(train_batch, val_batch, w_lr, w_optimizer, loss_fn)
+        else: loss, grads = self._second_order(train_batch, val_batch, w_lr, w_optimizer, loss_fn, train_loss_fn or loss_fn)
         for a, g in zip(arch, grads): a.grad = g.detach()
         if self.grad_clip: grad_norm = torch.nn.utils.clip_grad_norm_(arch, self.grad_clip)
         else: grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
@@ -120,7 +121,7 @@ class Architect:
         u.load_state_dict(self.model.state_dict())
         return u.train(self.model.training)
 
-    def _second_order(self, train_batch, val_batch, w_lr, w_optimizer, loss_fn):
+    def _second_order(self, train_batch, val_batch, w_lr, w_optimizer, loss_fn, train_loss_fn):
         model = self.model
         ws = list(model.weights())
         if w_lr is None:
@@ -128,7 +129,7 @@ class Architect:
             w_lr = w_optimizer.param_groups[0]['lr']
         xi = float(w_lr)
         # 1. one unrolled SGD step: w' = w - xi * (momentum * buffer + grad + weight_decay * w)
-        g_train = _grads(loss_fn(model, train_batch), ws)
+        g_train = _grads(train_loss_fn(model, train_batch), ws)
         groups = {id(p): g for g in (w_optimizer.param_groups if w_optimizer is not None else []) for p in g['params']}
         with torch.no_grad():
             w_new = []
@@ -147,7 +148,7 @@ class Architect:
         g_val = _grads(loss, u_arch + u_ws)
         dalpha, v = g_val[:len(u_arch)], [g.detach() for g in g_val[len(u_arch):]]
         # 3. finite-difference Hessian-vector product at w, subtracted with weight xi
-        hvp = self.hessian_vector_product(v, train_batch, loss_fn)
+        hvp = self.hessian_vector_product(v, train_batch, train_loss_fn)
         return loss, [da - xi * h for da, h in zip(dalpha, hvp)]
 
     def hessian_vector_product(self, vector:list, # v, one tensor per weight in `model.weights()`

@@ -21,7 +21,7 @@ from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights
 from .genotypes import genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork
 from .architect import Architect
-from .step import SearchStep, resolve_step_mode
+from .step import SearchStep, resolve_step_mode, set_lr
 from .schedules import get_adaptor, parse_schedule, schedule_from_knobs, hetero_schedule
 from .bbn import BilateralSearchNetwork, bbn_loss
 from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard
@@ -400,10 +400,20 @@ def _check_config(cfg:SearchConfig):
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
     if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every}): 0 evaluates after the last epoch only')
+    if cfg.max_steps < 0: raise LTDartsError(f'max_steps must be >= 0 (got {cfg.max_steps}): 0 is a full pass over the weight half')
+    if cfg.arch_loss not in ('ce', 'method'): raise LTDartsError(f"unknown arch_loss {cfg.arch_loss!r}: use 'ce' (plain) or 'method' (the method's loss)")
+    if cfg.hessian_every < 0: raise LTDartsError(f'hessian_every must be >= 0 (got {cfg.hessian_every}): 0 turns the Hessian monitor off')
+    if cfg.hessian_every and cfg.hessian_batches < 1: raise LTDartsError(f'hessian_batches must be >= 1 (got {cfg.hessian_batches}) when hessian_every is on')
     get_adaptor(cfg.bbn_adaptor)
     _autocast(torch.device('cpu'), cfg.amp)    # validates amp
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     weight_schedule(cfg); arch_schedule(cfg); arch_schedule(cfg, cell='reduce')    # validates the schedules
+
+def _hessian_batches(x, y, cfg:SearchConfig, ev:dict) -> list:
+    """The Hessian monitor's batches: `hessian_batches` batches of the validation half, drawn once (shuffled, seeded by
+    the run's seed), so that every measured epoch (and a resumed run) sees the same images of every class."""
+    loader = DeviceLoader(x, y, **dict(ev, batch_size=cfg.batch_size, sampler='instance', seed=cfg.seed * 1009 + 3))
+    return [tuple(t.clone() for t in b) for _, b in zip(range(cfg.hessian_batches), loader)]
 
 def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS on CIFAR-10-LT, ratio 100)
            out:str|Path='runs/search', # the run folder
@@ -441,7 +451,7 @@ def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchRe
     val_loader = DeviceLoader(data.x_train[va], data.y_train[va], **ev)
     test_loader = DeviceLoader(data.x_test, data.y_test, **ev)
     groups = data.groups()     # many / medium / few (thresholds: data chapter)
-    hess_loader = DeviceLoader(data.x_train[va], data.y_train[va], **dict(ev, batch_size=cfg.batch_size)) if cfg.hessian_every else None
+    hess_batches = _hessian_batches(data.x_train[va], data.y_train[va], cfg, ev) if cfg.hessian_every else None
     guard = CollapseGuard(max_skip=cfg.collapse_max_skip or None, min_entropy=cfg.collapse_min_entropy or None,
                           action=cfg.collapse_action)
 
@@ -464,6 +474,9 @@ def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchRe
         history, start = list(ckpt['history']), ckpt['epoch'] + 1
         _write_history(out, history)           # drop records of the interrupted epoch, if any were written
         if verbose: print(_resume_note(out, start, cfg.epochs, changed))
+        if guard.action == 'stop' and history and history[-1].get('collapse_alarms'):    # the guard ended it: it stays ended
+            if verbose: print(f'the collapse guard stopped this search after epoch {start - 1}: nothing to resume')
+            return _finish(out, cfg, history, verbose)
     elif verbose and start < cfg.epochs: _print_cost(cfg, method, model, dev, steps, data.x_train.shape[1], (len(va), len(data.y_test)))
     step_fn = _search_step(cfg, method, model, w_opt, architect)       # after loading: it configures the optimisers
     _log_session(out, cfg, dev, step_fn, start, changed)
@@ -472,7 +485,7 @@ def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchRe
     for epoch in ebar:
         t0 = time.time(); peak_memory_gib(dev)        # the epoch's own count of the GPU's peak memory (CUDA)
         w_lr = float(w_sched(epoch, cfg.epochs))
-        for g in w_opt.param_groups: g['lr'] = w_lr
+        set_lr(w_opt, w_lr)       # in place: a captured step reads its tensor learning rate (never replace it by a number)
         for l in w_loaders + a_loaders: l.set_epoch(epoch, cfg.epochs)   # no-op unless the epoch changed
         model.train()
         stats = torch.zeros(3, device=dev)  # loss sum, correct, seen
@@ -499,8 +512,7 @@ def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchRe
             raise LTDartsError(f'non-finite {what} in epoch {epoch}: the run stopped; the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept; lower the learning rates or use amp=""')
         rec = _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs, train_loss, train_acc)
         if cfg.hessian_every and epoch % cfg.hessian_every == 0:
-            batches = [b for _, b in zip(range(cfg.hessian_batches), hess_loader)]
-            rec['hessian_eig'] = float(hessian_max_eigenvalue(model, lambda m, b, _e=epoch: method.arch_forward(m, b, _e)[0], batches))
+            rec['hessian_eig'] = float(hessian_max_eigenvalue(model, lambda m, b, _e=epoch: method.arch_forward(m, b, _e)[0], hess_batches))
         alarms = guard.check(rec) if guard.max_skip or guard.min_entropy else []
         if alarms: rec['collapse_alarms'] = alarms
         stop = bool(alarms) and guard.should_stop
@@ -561,6 +573,10 @@ def _finish(out:Path, cfg:SearchConfig, history:list, verbose:bool) -> SearchRes
     if verbose: print(f'genotype (rule {cfg.select!r}, epoch {history[i]["epoch"]}): {g}\nsaved to {out/"genotype.json"}')
     return SearchResult(out, cfg, g, history[i]['epoch'], history)
 
+def _twin_batches(x:torch.Tensor, y:torch.Tensor, k:int) -> tuple:
+    "A step's input for `k` samplers, `(x, y)` per sampler, each sampler's images a tensor of its own (BBN's trunk runs once per distinct batch)."
+    return tuple(t for i in range(k) for t in ((x if i == 0 else x.clone()), y))
+
 def _time_twin(dev, one, warm:int, m, predict, eb:int, size:int, channels_last:bool, amp:str, n:int=2) -> tuple:
     """Seconds per call of `one` (after `warm` untimed calls: warm-up, and the capture in graph mode) and per
     evaluation batch of `eb` random images through `predict(m, x)` (eval mode, no gradients; on CUDA after a first call)."""
@@ -603,7 +619,7 @@ def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
         x = torch.randn(cfg.batch_size, 3, size, size, device=dev)
         if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, len(method.counts), (cfg.batch_size,), device=dev)
-        b = (x, y) * len(method.samplers()); vb = (x, y) * len(method.arch_samplers())
+        b, vb = _twin_batches(x, y, len(method.samplers())), _twin_batches(x, y, len(method.arch_samplers()))
         if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
         method.set_time(0.0)
         # one evaluation batch of the run's size (per image, a large batch is dearer than a small one on a CPU), scaled to the sets

@@ -102,7 +102,13 @@ class CapturedStep:
     def configure(self):
         "(Re)apply the optimiser implementation this mode needs (call it after loading optimiser state)."
         for o in self.optimizers: configure_optimizer(o, fused=self.fused, capturable=self.mode == 'graph')
+        self._lr_tensors = [(g, g['lr']) for o in self.optimizers for g in o.param_groups if isinstance(g['lr'], torch.Tensor)]
         return self
+
+    def _keep_lr_tensors(self):
+        "Graph mode: where a loop put a number in place of a group's learning-rate tensor (`g['lr'] = x`), fill the tensor with it and put it back."
+        for g, t in self._lr_tensors:
+            if g['lr'] is not t: t.fill_(float(g['lr'])); g['lr'] = t
 
     def _autocast(self):
         if not self.amp: return contextlib.nullcontext()
@@ -158,6 +164,7 @@ class CapturedStep:
         return body(*parts)
 
     def _graphed(self, key, body, parts):
+        self._keep_lr_tensors()              # a graph reads the tensors it captured: a number in their place would be ignored
         flat = tuple(t for p in parts if p is not None for t in p)
         g = self.graphs.get(key)
         if g is not None:
@@ -221,7 +228,9 @@ class SearchStep(CapturedStep):
     def body(self, batch, val_batch, w_lr:float, arch_on:bool):
         "The step itself (what eager mode runs and graph mode captures): `(loss, correct, n)`."
         if arch_on:
-            with self._autocast(): self.architect.step(batch, val_batch, w_lr, self.w_opt, loss_fn=self.arch_loss)
+            with self._autocast():          # second order: the unrolled step is the weight step, on the weights' loss
+                self.architect.step(batch, val_batch, w_lr, self.w_opt, loss_fn=self.arch_loss,
+                                    train_loss_fn=lambda m, b: self.weight_loss(m, b)[0])
         loss, z, y = self.update(self.w_opt, self.model.weights(), self.grad_clip, lambda: self.weight_loss(self.model, batch))
         return loss, (z.argmax(1) == y).sum(), y.shape[0]
 
