@@ -6,6 +6,7 @@
 from __future__ import annotations
 import re, json
 from collections import namedtuple, Counter
+from numbers import Integral
 from pathlib import Path
 from .core import save_json, LTDartsError
 
@@ -76,19 +77,28 @@ def genotype_to_dict(genotype:Genotype) -> dict:
             'reduce': [[str(op), int(j)] for op, j in genotype.reduce],
             'reduce_concat': [int(i) for i in genotype.reduce_concat]}
 
+def _is_index(i) -> bool: return isinstance(i, Integral) and not isinstance(i, bool)   # JSON's true is not node 1
+
 def genotype_from_dict(d:dict) -> Genotype:
-    "Inverse of `genotype_to_dict` (checks the keys and the shape of every edge)."
+    "Inverse of `genotype_to_dict`: checks the keys and the shape of every edge and `*_concat` list (one-line `LTDartsError`)."
     if not isinstance(d, dict) or set(_KEYS) - set(d):
         raise LTDartsError(f"not a genotype: expected the keys {list(_KEYS)}, got {sorted(d) if isinstance(d, dict) else type(d).__name__}")
     def edges(which):
+        if not isinstance(d[which], (list, tuple)):
+            raise LTDartsError(f"{which!r} is {type(d[which]).__name__}, not a list of [op_name, input_index] edges: check the genotype")
         out = []
         for e in d[which]:
-            if len(e) != 2 or not isinstance(e[0], str) or not isinstance(e[1], int):
-                raise LTDartsError(f"bad edge {e!r} in {which!r}: each edge is [op_name, input_index]")
+            if not isinstance(e, (list, tuple)) or len(e) != 2 or not isinstance(e[0], str) or not _is_index(e[1]):
+                raise LTDartsError(f"bad edge {e!r} in {which!r}: each edge is [op_name, input_index] with an integer index")
             out.append((e[0], e[1]))
         return out
-    return Genotype(normal=edges('normal'), normal_concat=[int(i) for i in d['normal_concat']],
-                    reduce=edges('reduce'), reduce_concat=[int(i) for i in d['reduce_concat']])
+    def concat(which):
+        c = d[which]
+        if not isinstance(c, (list, tuple)) or not all(_is_index(i) for i in c):
+            raise LTDartsError(f"bad {which} {c!r}: it is a list of integer node indices, such as [2, 3, 4, 5]")
+        return list(c)
+    return Genotype(normal=edges('normal'), normal_concat=concat('normal_concat'),
+                    reduce=edges('reduce'), reduce_concat=concat('reduce_concat'))
 
 def save_genotype(genotype:Genotype, # the genotype to write
                   path:str|Path, # the .json file (written atomically; folders are created)

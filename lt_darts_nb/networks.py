@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from .core import LTDartsError
 from .ops import OPS, ReLUConvBN, FactorizedReduce, Identity, drop_path
-from .genotypes import Genotype, DARTS_V1, DARTS_V2, load_genotype
+from .genotypes import Genotype, DARTS_V1, DARTS_V2, load_genotype, _is_index
 
 # %% auto #0
 __all__ = ['Cell', 'AuxiliaryHeadCIFAR', 'as_genotype', 'NetworkCIFAR', 'count_params']
@@ -34,7 +34,10 @@ class Cell(nn.Module):
         op_names, indices = zip(*edges)
         self._steps = len(op_names) // 2
         for k, j in enumerate(indices):
-            if not 0 <= j < k // 2 + 2: raise LTDartsError(f'edge {k} reads state {j}, which does not exist yet: check the genotype')
+            if not _is_index(j) or not 0 <= j < k // 2 + 2: raise LTDartsError(f'edge {k} reads state {j!r}, not one of the states 0..{k // 2 + 1} it may read: check the genotype')
+        which = 'reduce_concat' if reduction else 'normal_concat'
+        if not isinstance(concat, (list, tuple, range)) or not concat or not all(_is_index(c) and 0 <= c < self._steps + 2 for c in concat):
+            raise LTDartsError(f'{which} {concat!r} must be a non-empty list of states in 0..{self._steps + 1} (2.. are the nodes): check the genotype')
         unknown = sorted(set(op_names) - set(OPS))
         if unknown: raise LTDartsError(f'unknown operations {unknown} in the genotype: use names from OPS ({", ".join(OPS)})')
         self._indices, self._concat = list(indices), list(concat)
@@ -59,7 +62,7 @@ class Cell(nn.Module):
 
 # %% ../nbs/05_networks.ipynb #0e70bf74
 class AuxiliaryHeadCIFAR(nn.Module):
-    "The auxiliary classifier of DARTS for CIFAR, applied to an 8x8 feature map."
+    "The auxiliary classifier of DARTS for CIFAR, applied to an 8x8 feature map (at least 8x8)."
     def __init__(self, C:int, # input channels
                  n_classes:int, # number of classes
                 ):
@@ -74,8 +77,9 @@ class AuxiliaryHeadCIFAR(nn.Module):
         self.classifier = nn.Linear(768, n_classes)
 
     def forward(self, x:torch.Tensor) -> torch.Tensor:
-        if x.shape[-1] < 5 or x.shape[-2] < 5:
-            raise LTDartsError(f'the auxiliary head needs feature maps of at least 5x5 (8x8 for 32x32 images), got {tuple(x.shape[-2:])}: use 32x32 inputs or auxiliary=False')
+        if x.shape[-1] < 8 or x.shape[-2] < 8:   # the 5x5/3 pooling must leave at least 2x2 for the 2x2 convolution
+            raise LTDartsError(f'the auxiliary head needs feature maps of at least 8x8, got {tuple(x.shape[-2:])}: '
+                               f'use images of at least 29x29 (CIFAR: 32x32) or auxiliary=False')
         return self.classifier(self.features(x).flatten(1))
 
 # %% ../nbs/05_networks.ipynb #8be17066

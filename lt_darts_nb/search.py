@@ -401,6 +401,8 @@ def _check_config(cfg:SearchConfig):
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
     if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every}): 0 evaluates after the last epoch only')
     if cfg.max_steps < 0: raise LTDartsError(f'max_steps must be >= 0 (got {cfg.max_steps}): 0 is a full pass over the weight half')
+    if cfg.eval_batch_size < 1: raise LTDartsError(f'eval_batch_size must be >= 1 (got {cfg.eval_batch_size})')
+    if cfg.cutout < 0: raise LTDartsError(f'cutout must be >= 0 (got {cfg.cutout}): 0 turns it off')
     if cfg.arch_loss not in ('ce', 'method'): raise LTDartsError(f"unknown arch_loss {cfg.arch_loss!r}: use 'ce' (plain) or 'method' (the method's loss)")
     if cfg.hessian_every < 0: raise LTDartsError(f'hessian_every must be >= 0 (got {cfg.hessian_every}): 0 turns the Hessian monitor off')
     if cfg.hessian_every and cfg.hessian_batches < 1: raise LTDartsError(f'hessian_batches must be >= 1 (got {cfg.hessian_batches}) when hessian_every is on')

@@ -23,7 +23,7 @@ from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, load_search_data, evaluate, load_history, _autocast, _prepare_run,
                                 _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
-                                _time_twin, _cost_line, is_eval_epoch)
+                                _time_twin, _twin_batches, _cost_line, is_eval_epoch)
 
 # %% auto #0
 __all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'SEARCH_MODES', 'TRAIN_MODES', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode',
@@ -53,13 +53,13 @@ class TrainConfig(Config):
     sampler:str='' # sampler of the training batches ('' = the mode's; 'bbn' always uses 'instance' + 'reversed')
     reweight:str='inverse' # re-weighting for 'rw': 'inverse' or 'effective'
     rw_beta:float=0.9999 # beta of the effective-number weights
-    bbn_adaptor:str='parabolic_decay' # 'bbn': cumulative-learning adaptor a(epoch)
+    bbn_adaptor:str='parabolic_decay' # 'bbn': cumulative-learning adaptor a(epoch); also the adaptor of lr_schedule='adaptor_scaled'
     bbn_branch_cells:int=1 # 'bbn': last cells duplicated into the re-balancing branch (the rest is shared)
-    bbn_infer_a:float=0.5 # 'bbn': branch weight at inference
+    bbn_infer_a:float=0.5 # 'bbn': branch weight at inference, in [0, 1]
     # network
     C:int=36 # initial channels of the evaluation network
     layers:int=20 # cells of the evaluation network
-    auxiliary:bool=True # auxiliary head at 2/3 depth (needs feature maps >= 5x5 there: 32x32 images; False, `--no-auxiliary`: none)
+    auxiliary:bool=True # auxiliary head at 2/3 depth (needs feature maps >= 8x8 there: images >= 29x29, such as 32x32; False, `--no-auxiliary`: none)
     auxiliary_weight:float=0.4 # weight of the auxiliary loss
     drop_path_prob:float=0.2 # final drop-path probability (ramped linearly from 0 over the epochs)
     # optimisation
@@ -251,9 +251,9 @@ def get_train_mode(name:str) -> type:
 
 # %% ../nbs/13_train.ipynb #c8a2e799
 def lr_schedule(cfg:TrainConfig):
-    "The learning-rate schedule: `cfg.lr_schedule` from `lr` to `lr_min` (a kind of `schedules.KNOB_KINDS`; DARTS: cosine to 0) or a full spec such as `BBN_LR_SCHEDULE`."
+    "The learning-rate schedule: `cfg.lr_schedule` from `lr` to `lr_min` (a kind of `schedules.KNOB_KINDS`; DARTS: cosine to 0; `adaptor_scaled` follows `cfg.bbn_adaptor`) or a full spec such as `BBN_LR_SCHEDULE`."
     if '(' in cfg.lr_schedule: return parse_schedule(cfg.lr_schedule)
-    return schedule_from_knobs(cfg.lr_schedule, lr=cfg.lr, floor=cfg.lr_min)
+    return schedule_from_knobs(cfg.lr_schedule, lr=cfg.lr, floor=cfg.lr_min, adaptor=cfg.bbn_adaptor)
 
 def drop_path_at(cfg:TrainConfig, # the configuration
                  epoch:int, # the epoch, 0-based
@@ -285,6 +285,11 @@ def _check_config(cfg:TrainConfig):
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
     if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every})')
+    if cfg.eval_batch_size < 1: raise LTDartsError(f'eval_batch_size must be >= 1 (got {cfg.eval_batch_size})')
+    if cfg.cutout < 0: raise LTDartsError(f'cutout must be >= 0 (got {cfg.cutout}): 0 turns it off')
+    if not cfg.max_steps >= 0: raise LTDartsError(f'max_steps must be >= 0 (got {cfg.max_steps}): 0 runs a full pass over the training set')
+    if not 0 <= cfg.bbn_infer_a <= 1:   # else the first evaluation fails, after an epoch of training (and every resume again)
+        raise LTDartsError(f'bbn_infer_a must be in [0, 1] (got {cfg.bbn_infer_a}): 0.5 weighs both branches equally, as BBN does')
     if not 0 <= cfg.drop_path_prob < 1: raise LTDartsError(f'drop_path_prob must be in [0, 1) (got {cfg.drop_path_prob})')
     if cfg.imb_ratio < 1: raise LTDartsError(f'imb_ratio must be >= 1 (got {cfg.imb_ratio})')
     get_adaptor(cfg.bbn_adaptor)
@@ -304,7 +309,9 @@ def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, 
             st = TrainStep(m, opt, mode.loss, cfg.grad_clip, cfg.amp, cfg.step_mode, cfg.fused)
         x = torch.randn(cfg.batch_size, 3, size, size, device=dev)
         if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
-        b = (x, torch.randint(0, n_classes, (cfg.batch_size,), device=dev)) * len(mode.samplers())
+        y = torch.randint(0, n_classes, (cfg.batch_size,), device=dev)
+        # a tensor of its own per sampler: with the same tensor twice, BBN's `branch_features` runs the trunk once, not twice
+        b = _twin_batches(x, y, len(mode.samplers()))
         if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats(dev)
         eb = max(1, min(cfg.eval_batch_size, n_test))
         dt, te = _time_twin(dev, lambda: st(b, cfg.lr, key=0), st.warmup + 1 if st.mode == 'graph' else 1,
@@ -338,9 +345,9 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)                  # the same long-tailed set as a search with these data fields
     side = data.x_train.shape[1]
-    if cfg.auxiliary and _aux_side(side) < 5:
-        raise LTDartsError(f'the auxiliary head needs feature maps of at least 5x5 at cell 2L/3, but {side}x{side} images give '
-                           f'{_aux_side(side)}x{_aux_side(side)}: use images of at least 17x17 (synthetic_size=17) or no auxiliary head '
+    if cfg.auxiliary and _aux_side(side) < 8:      # the head's 5x5/3 pooling must leave 2x2 for its 2x2 convolution
+        raise LTDartsError(f'the auxiliary head needs feature maps of at least 8x8 at cell 2L/3, but {side}x{side} images give '
+                           f'{_aux_side(side)}x{_aux_side(side)}: use images of at least 29x29 (synthetic_size=29) or no auxiliary head '
                            f'(auxiliary=False; on the command line --no-auxiliary)')
     with folder_lock(out):                        # one process per run folder (the core chapter): a second one is refused
         return _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step)
