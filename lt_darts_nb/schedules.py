@@ -323,14 +323,18 @@ def lrs_at(epoch:float, # the epoch, 0-based; fractional for per-step updates
 def set_lrs(optimizer:torch.optim.Optimizer, # the optimiser whose param groups to update
             lrs, # one float for every group, or a dict `{group name: lr}` matching the groups' `'name'` keys
            ) -> None:
-    "Set learning rates in place: a float on every param group, or by the `'name'` key of each group."
+    """Set learning rates in place: a float on every param group, or by the `'name'` key of each group. A tensor
+    learning rate (an optimiser a CUDA graph captured) is filled, not replaced: the graph reads that tensor."""
+    def put(g, v):
+        if isinstance(g['lr'], torch.Tensor): g['lr'].fill_(float(v))
+        else: g['lr'] = float(v)
     if isinstance(lrs, (int, float)):
-        for g in optimizer.param_groups: g['lr'] = float(lrs)
+        for g in optimizer.param_groups: put(g, lrs)
         return
     names = [g.get('name') for g in optimizer.param_groups]
     if None in names: raise LTDartsError("set_lrs with a dict needs every param group to have a 'name' (e.g. {'params': [...], 'name': 'alpha_normal'})")
     for g in optimizer.param_groups:
-        if g['name'] in lrs: g['lr'] = float(lrs[g['name']])
+        if g['name'] in lrs: put(g, lrs[g['name']])
 
 # %% ../nbs/06_schedules.ipynb #804e76b3
 KNOB_KINDS = ('constant', 'cosine', 'linear', 'step_freeze', 'adaptor_scaled')
