@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4a9a199d
 from __future__ import annotations
-import os, sys, json, random, platform, tempfile, contextlib, dataclasses, pickle, warnings
+import os, re, sys, json, random, platform, tempfile, zipfile, contextlib, dataclasses, pickle, warnings
 from pathlib import Path
 import numpy as np
 import torch
@@ -78,15 +78,29 @@ def seed_everything(seed:int=0, # the seed for Python, NumPy and torch
     if deterministic:
         os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
         torch.use_deterministic_algorithms(True, warn_only=True)
-        torch.backends.cudnn.benchmark = False
-        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False       # torch's default; never switched on here
+    else: torch.use_deterministic_algorithms(False)  # process-wide flags: undo an earlier deterministic call
+    torch.backends.cudnn.deterministic = bool(deterministic)
     return torch.Generator().manual_seed(seed)
 
 # %% ../nbs/00_core.ipynb #26ed645f
+def _proc_umask() -> int|None:
+    "The umask from the `Umask:` line of `/proc/self/status` (Linux >= 4.7), read without changing it; None elsewhere."
+    try:
+        with open('/proc/self/status') as f:
+            for line in f:
+                if line.startswith('Umask:'): return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError): pass
+    return None
+
+_UMASK_AT_IMPORT = _proc_umask()
+if _UMASK_AT_IMPORT is None:                         # no /proc: read it once, now (module import is single-threaded)
+    _UMASK_AT_IMPORT = os.umask(0o077); os.umask(_UMASK_AT_IMPORT)   # 0o077 for the instant: a file made then is private
+
 def _umask() -> int:
-    "This process's file-creation mask (reading it means setting it, so it is set back at once)."
-    mask = os.umask(0); os.umask(mask)
-    return mask
+    "This process's file-creation mask, read without setting it (`/proc/self/status`; else the value at import)."
+    mask = _proc_umask()
+    return _UMASK_AT_IMPORT if mask is None else mask
 
 @contextlib.contextmanager
 def atomic_write(path:str|Path, # the file to (re)place
@@ -110,13 +124,27 @@ def save_checkpoint(obj, path:str|Path):
     with atomic_write(path) as f: torch.save(obj, f)
     return Path(path)
 
-def load_checkpoint(path:str|Path, map_location='cpu'):
+def _refused_type(msg:str) -> str|None:
+    "The type torch's weights_only unpickler refused, as its error message names it (None when it names none)."
+    m = re.search(r'GLOBAL (\S+) was not an allowed global', msg) or re.search(r'whose module (\S+) is blocked', msg)
+    return m.group(1) if m else None
+
+def load_checkpoint(path:str|Path, # a file written by `save_checkpoint`
+                    map_location='cpu', # where the tensors go (`torch.load`'s `map_location`)
+                   ):
     "Load a checkpoint written by `save_checkpoint` (`weights_only=True`: tensors, numbers, strings, containers)."
     path = Path(path)
     if not path.exists(): raise LTDartsError(f'no checkpoint at {path}: check the run folder')
     try: return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as e:     # truncated, corrupt or not a checkpoint
-        raise LTDartsError(f'checkpoint {path} cannot be read ({type(e).__name__}): delete it to restart that run from scratch') from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, UnicodeDecodeError) as e:
+        msg = str(e); typ = _refused_type(msg)
+        if typ or ('Weights only load failed' in msg and zipfile.is_zipfile(path)):     # intact, but holds a refused type
+            what = (f'{typ} (a NumPy value)' if typ.startswith('numpy') else typ) if typ else 'a type'
+            raise LTDartsError(f'checkpoint {path} is intact but holds {what}, which weights_only loading refuses: it was '
+                               f'probably written by other code or another lt_darts_nb version; do not delete it: resume it with the '
+                               f'code that wrote it, or, if you trust the file, read it with torch.load(path, weights_only=False)') from None
+        raise LTDartsError(f'checkpoint {path} cannot be read ({type(e).__name__}): it is truncated or corrupt: '
+                           f'delete it to restart that run from scratch') from None
 
 def save_json(obj, path:str|Path, indent:int|None=2):
     "Write `obj` as JSON atomically."
@@ -145,10 +173,12 @@ def folder_lock(folder:str|Path, # the folder to hold (made if missing)
         lock = None
     try: yield folder
     except BaseException:            # a start refused in a folder it made (a bad option): leave no trace of it
-        if made and {p.name for p in folder.iterdir()} <= {name}:
+        if made:                     # every step may fail (the block may have removed or filled the folders): the error wins
             with contextlib.suppress(OSError):                # while still held; a parent something else filled stays
-                (folder/name).unlink(missing_ok=True)
-                for p in made: p.rmdir()
+                if not folder.exists() or {p.name for p in folder.iterdir()} <= {name}:
+                    (folder/name).unlink(missing_ok=True)
+                    for p in made:
+                        if p.exists(): p.rmdir()
         raise
     finally:
         if lock is not None: lock.release()

@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #473e9dcf
 from __future__ import annotations
-import os, io, stat, time, json, shutil, pickle, zipfile, hashlib, tempfile, warnings
+import os, io, stat, time, json, math, shutil, pickle, inspect, zipfile, hashlib, tempfile, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -32,17 +32,14 @@ _all_ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD', 'BBN_CI
 PROFILES = ('exp', 'step')
 
 def _check_ratio(imb_ratio):
+    if isinstance(imb_ratio, (bool, np.bool_)) or not isinstance(imb_ratio, (int, float, np.integer, np.floating)):
+        raise LTDartsError(f'imbalance ratio must be a number >= 1 (n_max/n_min, e.g. 100); got {imb_ratio!r}')
     if not np.isfinite(imb_ratio) or imb_ratio < 1:
         raise LTDartsError(f'imbalance ratio must be >= 1 (n_max/n_min, e.g. 100); got {imb_ratio} '
                            f'(LDAM/BBN imb_factor=0.01 means ratio 100)')
 
-def lt_counts(n_max:int, # images of the largest (head) class
-              n_classes:int, # number of classes C
-              imb_ratio:float, # n_max / n_min >= 1
-              profile:str='exp', # 'exp' (exponential decay) or 'step' (half head, half tail)
-              min_count:int=1, # lower bound on any class size (never active for CIFAR-LT)
-             ) -> list[int]:
-    "Images per class, head first, as in LDAM-DRW/BBN's `get_img_num_per_cls`."
+def _lt_counts(n_max, n_classes, imb_ratio, profile='exp', min_count=1) -> tuple[list[int], list[int]]:
+    "`(counts, raw)`: `lt_counts` without its warning, and the profile's counts before `min_count`."
     _check_ratio(imb_ratio)
     if n_classes < 1 or n_max < 1: raise LTDartsError(f'need n_classes >= 1 and n_max >= 1, got {n_classes}, {n_max}')
     factor = 1 / imb_ratio
@@ -52,7 +49,21 @@ def lt_counts(n_max:int, # images of the largest (head) class
         head = n_classes // 2
         counts = [int(n_max)] * head + [int(n_max * factor)] * (n_classes - head)
     else: raise LTDartsError(f"unknown profile {profile!r}: use 'exp' or 'step'")
-    return [max(int(min_count), c) for c in counts]
+    return [max(int(min_count), c) for c in counts], counts
+
+def lt_counts(n_max:int, # images of the largest (head) class
+              n_classes:int, # number of classes C
+              imb_ratio:float, # n_max / n_min >= 1
+              profile:str='exp', # 'exp' (exponential decay) or 'step' (half head, half tail)
+              min_count:int=1, # lower bound on any class size (never active for CIFAR-LT; warns when it is)
+             ) -> list[int]:
+    "Images per class, head first, as in LDAM-DRW/BBN's `get_img_num_per_cls`."
+    counts, raw = _lt_counts(n_max, n_classes, imb_ratio, profile, min_count)
+    if counts != raw:
+        warnings.warn(f'lt_counts: ratio {imb_ratio:g} with n_max={n_max} leaves {min(raw)} image(s) in the smallest class, raised to '
+                      f'min_count={min_count}, so the realised ratio n_max/n_min is {max(counts) / min(counts):g}, not {imb_ratio:g} '
+                      f'(a head of at least {math.ceil(imb_ratio * min_count)} images avoids this)', stacklevel=2)
+    return counts
 
 # %% ../nbs/01_data.ipynb #2aa45064
 def lt_indices(targets, # labels of the balanced training set, in the original order
@@ -63,6 +74,7 @@ def lt_indices(targets, # labels of the balanced training set, in the original o
               ) -> np.ndarray:
     "Indices of the long-tailed subset, identical to LDAM-DRW/BBN's `gen_imbalanced_data` for the same seed."
     y = np.asarray(targets, dtype=np.int64).reshape(-1)
+    if not len(y): raise LTDartsError('lt_indices got no labels: pass the labels of the balanced training set (e.g. load_cifar(...)[1])')
     classes = np.unique(y)
     if n_max is None: n_max = len(y) // len(classes)
     counts = lt_counts(n_max, len(classes), imb_ratio, profile)
@@ -214,6 +226,10 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
     info = None
     for cand in (root/spec['folder'], root/key/spec['folder']):
         if (cand/spec['meta']).exists():
+            batches = spec['train'] + spec['test']; missing = [f for f in batches if not (cand/f).is_file()]
+            if missing:                                 # all of them, whichever split is asked for: the copy is incomplete
+                raise LTDartsError(f"{cand} lacks {', '.join(missing)} ({len(missing)} of its {len(batches)} batch files): copy the whole "
+                                   f"{spec['folder']}/ folder again, or, when online, delete it and run load_cifar('{key}', download=True)")
             x, y, names = _read_pickles(cand, spec, train)
             info = dict(class_names=names, source=f"{spec['title']} (torchvision pickles, lossless)", path=str(cand))
             break
@@ -238,6 +254,8 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
     return (x, y, info) if return_info else (x, y)
 
 # %% ../nbs/01_data.ipynb #3409923c
+_SAVED = ('x_train', 'y_train', 'x_test', 'y_test', 'counts', 'class_names', 'mean', 'std', 'meta', 'imb_ratio', 'seed', 'train_idx')
+
 @dataclass(repr=False)
 class LTDataset:
     "A long-tailed training set with a balanced test set, as uint8 NHWC arrays plus metadata."
@@ -248,7 +266,7 @@ class LTDataset:
     y_test: np.ndarray      # int64 (M,)
     counts: list            # training images per class, class i at position i (head first)
     class_names: list       # class names
-    imb_ratio: float        # n_max / n_min used to build it
+    imb_ratio: float        # n_max / n_min asked for (see `realised_ratio` for the classes it has)
     profile: str = 'exp'    # 'exp' or 'step' ('natural' for a folder's own class sizes)
     mean: tuple = CIFAR10_MEAN  # per-channel mean for normalisation (0-1 scale)
     std: tuple = CIFAR10_STD    # per-channel std for normalisation
@@ -269,6 +287,10 @@ class LTDataset:
     def n_classes(self) -> int: return len(self.counts)
     @property
     def test_counts(self) -> list: return np.bincount(self.y_test, minlength=self.n_classes).tolist()
+    @property
+    def realised_ratio(self) -> float:
+        "max n_i / min n_i of the training set (differs from `imb_ratio` by rounding, or when `min_count` raised the tail)."
+        return max(self.counts) / min(self.counts) if min(self.counts) else float('inf')
     def groups(self, mode:str|None=None, many:int=100, few:int=20) -> dict:
         "Many/medium/few class indices (`class_groups`; default mode from `default_group_mode`)."
         return class_groups(self.counts, many, few, mode or default_group_mode(self.n_classes))
@@ -291,7 +313,14 @@ class LTDataset:
     def load(cls, path:str|Path) -> 'LTDataset':
         "Read a dataset written by `save`."
         if not Path(path).exists(): raise LTDartsError(f'no dataset file at {path}: build it with make_lt(...).save(path)')
-        with np.load(path) as z:
+        try: z = np.load(path)
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+            raise LTDartsError(f'{path} is not a dataset file written by LTDataset.save ({type(e).__name__}): build it with make_lt(...).save(path)') from None
+        if not isinstance(z, np.lib.npyio.NpzFile):
+            raise LTDartsError(f'{path} holds one array, not a dataset written by LTDataset.save: build it with make_lt(...).save(path)')
+        with z:
+            missing = [k for k in _SAVED if k not in z.files]
+            if missing: raise LTDartsError(f"{path} is not a dataset written by LTDataset.save (it lacks {', '.join(missing)}): build it with make_lt(...).save(path)")
             name, profile, source = (str(s) for s in z['meta'])
             return cls(name, z['x_train'], z['y_train'], z['x_test'], z['y_test'], z['counts'].tolist(),
                        z['class_names'].tolist(), float(z['imb_ratio']), profile, tuple(z['mean']), tuple(z['std']),
@@ -350,21 +379,29 @@ def synthetic_lt(counts, # training images per class (list), or one int for a ba
                      tuple(xf.mean(0)), tuple(xf.std(0) + 1e-8), f'synthetic (seed {seed})', seed)
 
 # %% ../nbs/01_data.ipynb #5199efde
+def _check_options(key:str, kwargs:dict, f, taken=(), extra=()):
+    "A one-line error for keyword arguments of `make_lt` that `f` (which builds `key`) does not take."
+    ok = sorted((set(inspect.signature(f).parameters) - set(taken)) | set(extra))
+    bad = sorted(set(kwargs) - set(ok))
+    if bad: raise LTDartsError(f"make_lt({key!r}) got unexpected options {bad}: it takes {', '.join(ok)}")
+
 def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:/path/to/images' (`image_folder_lt`)
-            imb_ratio:float|None=100, # n_max / n_min >= 1; for a folder, None or 1 keeps its natural class sizes
+            imb_ratio:float|None=100, # n_max / n_min >= 1; the default 100 applies to folders too: None or 1 keeps a folder's natural class sizes
             profile:str='exp', # 'exp' or 'step'
             root:str|Path|None=None, # data folder (default `data_root()`; for a folder: where its cache goes)
             seed:int=0, # subset selection seed (LDAM-DRW's rand_number)
             download:bool=False, # allow a torchvision download when no local copy exists
             **kwargs, # synthetic: n_max, n_classes and `synthetic_lt` arguments; folder: `image_folder_lt` arguments
            ) -> LTDataset:
-    "Long-tailed training subset + balanced test set of `name` as an `LTDataset`."
+    "Long-tailed training subset + balanced test set of `name` as an `LTDataset` (ratio 100 unless told, folders included)."
     key = dataset_name(name)
     if key.startswith(FOLDER_PREFIX):
+        _check_options(key, kwargs, image_folder_lt, taken=('path', 'imb_ratio', 'profile', 'seed', 'root'))
         return image_folder_lt(key[len(FOLDER_PREFIX):], imb_ratio, profile, seed=seed, root=root, **kwargs)
     if imb_ratio is None: raise LTDartsError(f'imb_ratio=None (natural class sizes) is for folder datasets; {key} needs a ratio >= 1, e.g. 100')
     _check_ratio(imb_ratio)
     if key == 'synthetic':
+        _check_options(key, kwargs, synthetic_lt, taken=('counts', 'seed', 'imb_ratio', 'profile'), extra=('n_max',))
         n_max, C = kwargs.pop('n_max', 500), kwargs.pop('n_classes', 10)
         return synthetic_lt(lt_counts(n_max, C, imb_ratio, profile), seed=seed, imb_ratio=imb_ratio, profile=profile, **kwargs)
     if kwargs: raise LTDartsError(f'make_lt({key!r}) got unexpected options {sorted(kwargs)}: they apply to synthetic data only')
@@ -437,6 +474,7 @@ def search_split(targets, # labels of the (long-tailed) training set
     "Stratified `(train_idx, val_idx)` for DARTS search; a class with one image appears in both (with a warning)."
     if not 0 < train_frac < 1: raise LTDartsError(f'train_frac must be in (0, 1), got {train_frac}')
     y = np.asarray(targets, dtype=np.int64).reshape(-1)
+    if not len(y): raise LTDartsError('search_split got no labels: pass the training labels of a non-empty dataset')
     rng = np.random.RandomState(seed); tr, va, single = [], [], []
     order = np.argsort(y, kind='stable'); classes, starts, sizes = np.unique(y[order], return_index=True, return_counts=True)
     for c, s, n in zip(classes, starts, sizes):
@@ -637,7 +675,7 @@ def _channel_stats(x:np.ndarray, chunk:int=8192):
 
 def _max_head(avail, imb_ratio:float, profile:str) -> int:
     "Largest n_max whose `lt_counts` every class (ranked head first) can supply."
-    ok = lambda n: all(c <= a for c, a in zip(lt_counts(n, len(avail), imb_ratio, profile), avail))
+    ok = lambda n: all(c <= a for c, a in zip(_lt_counts(n, len(avail), imb_ratio, profile)[0], avail))
     lo, hi = 1, int(max(avail))
     while lo < hi:
         mid = (lo + hi + 1) // 2
@@ -694,7 +732,7 @@ def image_folder_lt(path:str|Path, # folder with one sub-folder per class (class
         rank_of[np.argsort(-avail, kind='stable') if order == 'size' else np.arange(C)] = np.arange(C)
         ranked = np.sort(avail)[::-1] if order == 'size' else avail
         if n_max is None: n_max = _max_head(ranked, imb_ratio, profile)
-        want = lt_counts(int(n_max), C, imb_ratio, profile)
+        want = _lt_counts(int(n_max), C, imb_ratio, profile)[0]       # (lt_indices below warns if min_count raised the tail)
         short = [f'{names[c]!r} has {avail[c]} but needs {want[rank_of[c]]}' for c in range(C) if want[rank_of[c]] > avail[c]]
         if short: raise LTDartsError(f'n_max={n_max} asks for more images than there are ({"; ".join(short)}): lower n_max or leave it None')
         sub = lt_indices(rank_of[labels[pool]], imb_ratio, n_max=n_max, profile=profile, seed=seed)

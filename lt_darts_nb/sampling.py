@@ -238,8 +238,9 @@ class DeviceLoader:
         if len(mean) != x.shape[-1] or len(std) != x.shape[-1]: raise LTDartsError(f'mean/std need {x.shape[-1]} channels')
         self.mean, self.std, self.channels_last = tuple(map(float, mean)), tuple(map(float, std)), channels_last
         self.counts = np.bincount(y.numpy()) if counts is None else np.asarray(counts)
-        self.seed, self.generator = seed, torch.Generator().manual_seed(seed)
-        self.epoch, self.total_epochs = 0, total_epochs
+        self.seed = int(seed)                            # a NumPy integer (a seed from an array) becomes a Python int:
+        self.generator = torch.Generator().manual_seed(self.seed)   # manual_seed refuses np.int64, and
+        self.epoch, self.total_epochs = 0, int(total_epochs)        # state_dict must hold plain ints for weights_only loading
         self._plan, self._pos, self._start_state, self._resume_pos = None, 0, None, 0
 
     def __len__(self):
