@@ -61,7 +61,8 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
     res = _read_json(run/'result.json') or {}
     row = {k: cfg.get(k) for k in CONFIG_KEYS}
     if not str(row['method']).startswith('bbn'): row['bbn_adaptor'] = None     # a BBN knob: meaningless elsewhere
-    row.update(epochs_run=len(hist), finished=len(hist) == cfg.get('epochs'))
+    # finished: every epoch asked for, or a result.json that agrees with the history (a search the collapse guard stopped early)
+    row.update(epochs_run=len(hist), finished=len(hist) == cfg.get('epochs') or res.get('epochs_run') == len(hist))
     last = hist[-1]
     row.update({k: next((r[k] for r in reversed(hist) if k in r), None) for k in FINAL_KEYS})   # eval_every > 1: the latest evaluation
     rule = cfg.get('select', 'last')

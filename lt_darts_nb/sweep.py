@@ -11,19 +11,19 @@ from dataclasses import dataclass, field, fields, MISSING
 from pathlib import Path
 from fastcore.meta import delegates
 
-from .core import Config, LTDartsError, atomic_write, save_json, get_device, folder_lock
+from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock
 from .search import SearchConfig, METHODS, get_method, _run_started, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes, _peak_mem
 
 # %% auto #0
-__all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'POLL_S', 'SEARCH_METRICS', 'TRAIN_METRICS',
-           'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults', 'parse_options', 'to_flags',
-           'SweepConfig', 'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active', 'sharing_note',
+__all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'POLL_S', 'SEARCH_METRICS',
+           'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults', 'parse_options',
+           'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active', 'sharing_note',
            'split_variant', 'parse_variants', 'shared_searches', 'stage_state', 'Cell', 'cell_name', 'cell_commands',
-           'config_diff', 'plan_sweep', 'error_line', 'run_cell', 'run_local', 'run_submitit', 'run_ray', 'cell_row',
-           'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table', 'save_sweep_tables',
-           'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
+           'config_diff', 'evaluated_search', 'plan_sweep', 'error_line', 'exit_error', 'run_cell', 'run_local',
+           'run_submitit', 'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table',
+           'cells_table', 'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
 
 # %% ../nbs/14_sweep.ipynb #c3ef2a3e
 def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
@@ -235,6 +235,7 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
     for r in rs:
         if not (r >= 1 and math.isfinite(r)): raise LTDartsError(f'imbalance ratios must be >= 1 (got {r:g})')
     ss = parse_list(seeds, int, 'seeds')
+    if (neg := [s for s in ss if s < 0]): raise LTDartsError(f'seeds must be >= 0 (got {neg[0]}): give 0,1,2 or other non-negative numbers')
     if executor not in EXECUTORS: raise LTDartsError(f"unknown executor {executor!r}: use {', '.join(EXECUTORS)}")
     sopts = parse_options(search_opts, field_defaults(SearchConfig), 'search', SEARCH_RESERVED)
     topts = parse_options(train_opts, field_defaults(TrainConfig), 'train', TRAIN_RESERVED) if train else {}
@@ -431,12 +432,36 @@ def _progress(run:Path) -> str:
     except OSError: n = 0
     return f"{n}/{cfg.get('epochs', '?')} epochs"
 
+EVAL_RECORD = '.sweep_search.json'     # in a cell's train/: the search that evaluation is of (`run_cell` writes it)
+
+def evaluated_search(cell_dir:str|Path, # a cell folder
+                    ) -> str|None:
+    "Which search a cell's train/ evaluates, from its record: another cell's name (relative to the sweep root), '' for the cell's own, None when there is no record."
+    rec = _read_json(Path(cell_dir)/'train'/EVAL_RECORD)
+    of = rec.get('search_of') if isinstance(rec, dict) else None
+    return of if isinstance(of, str) else None
+
 def _search_of(root:Path, owner:dict, ratio, method, seed, variant) -> tuple[str, Path]|None:
-    """(cell name, search folder) of the earlier variant's search that a cell evaluates (`owner`: `shared_searches`), or
-    None when the cell runs its own: its variant shares none, or its folder holds a search of its own (an older sweep's)."""
-    if variant not in owner or (root/cell_name(ratio, method, seed, variant)/'search').exists(): return None
+    """(cell name, search folder) of another variant's search that a cell evaluates, or None when the cell runs its own.
+    A cell whose train/ records the search it evaluated (`evaluated_search`) keeps it, whatever the variants listed now;
+    otherwise it is the earlier variant's (`owner`: `shared_searches`) unless its folder holds a search of its own."""
+    d = root/cell_name(ratio, method, seed, variant)
+    rec = evaluated_search(d)
+    if rec is not None: return (rec, root/rec/'search') if rec else None
+    if variant not in owner or (d/'search').exists(): return None
     name = cell_name(ratio, method, seed, owner[variant])
     return name, root/name/'search'
+
+def _train_started(t:Path) -> bool:
+    "Whether an evaluation folder holds a run (or at least the genotype it trains)."
+    return _run_started(t) or (t/'genotype.json').is_file()
+
+def _stale_train(t:Path, s:Path) -> str:
+    "Why the evaluation in `t` is not one of the search `s` as it is now ('' when it is)."
+    if stage_state(s) != 'done': return f'it evaluated {s}, which is missing or unfinished: its search would run again'
+    a, b = _read_json(t/'genotype.json'), _read_json(s/'genotype.json')
+    if a is not None and b is not None and a != b: return f'its genotype is not that of {s}/genotype.json: it evaluated another search'
+    return ''
 
 def plan_sweep(cfg:SweepConfig, # the sweep
               ) -> list[Cell]:
@@ -448,7 +473,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
     vnames, owner = list(variants), shared_searches(variants, cfg.search_opts)
     keys = sorted(itertools.product(cfg.ratios, cfg.methods, vnames, cfg.seeds),
                   key=lambda k: (cfg.seeds.index(k[3]), cfg.ratios.index(k[0]), cfg.methods.index(k[1]), vnames.index(k[2])))
-    cells, stale = [], []
+    cells, stale, trains = [], {}, []
     for i, (r, m, v, s) in enumerate(keys):
         d = root/cell_name(r, m, s, v)
         dev = cfg.devices[i % len(cfg.devices)]
@@ -459,7 +484,9 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/search: {e}') from None
         saved = None if share or not _run_started(d/'search') else _read_json(d/'search'/'config.json')   # a config alone is replaced
         if saved is not None and (diff := config_diff(saved, sopts, sdef, ('device', *SearchConfig.EXEC_FIELDS))):
-            stale.append((d/'search', diff))
+            stale[d/'search'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
+        if _train_started(d/'train'):     # an evaluation is of one search: it goes stale with it (checked after the loop)
+            trains.append((d/'train', share[1] if share else d/'search'))
         sdev = saved.get('device', dev) if saved else dev          # a resumed (or finished) run keeps its device
         targs = None
         if cfg.train:       # the evaluation follows its search: TrainConfig.from_search, every shared field spelled out
@@ -470,16 +497,20 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             topts = {**{k: getattr(tc, k) for k in ('mode', *SHARED_FIELDS, 'seed')}, **tro}
             tsaved = _read_json(d/'train'/'config.json') if _run_started(d/'train') else None
             if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, ('device', *TrainConfig.EXEC_FIELDS))):
-                stale.append((d/'train', diff))
+                stale[d/'train'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
             targs = to_flags({**topts, 'device': tsaved.get('device', sdev) if tsaved else sdev}, tdef)
         cell = Cell(m, float(r), int(s), str(d), sdev, to_flags({**sopts, 'device': sdev}, sdef), targs, variant=v)
         if share: cell.search_of, cell.search_dir = share[0], str(share[1])
+        if share and not cfg.train: continue      # evaluates another variant's search, and no evaluation runs: nothing to do
         cells.append(cell)
+    for t, s in trains:
+        if t not in stale and (why := 'it evaluated that search, whose settings changed' if s in stale else _stale_train(t, s)):
+            stale[t] = why
     if stale:
-        d, diff = stale[0]
-        what = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
-        raise LTDartsError(f'{len(stale)} run folder(s) hold runs with other settings, e.g. {d} ({what}): '
-                           'use another --root, or delete those folders to redo them')
+        (d, what), paths = next(iter(stale.items())), sorted(map(str, stale))
+        more = f' and {len(paths) - 6} more' if len(paths) > 6 else ''
+        raise LTDartsError(f'{len(stale)} run folder(s) hold runs with other settings or evaluations of another search, e.g. {d} ({what}): '
+                           f'use another --root, or delete these folders to redo them: {", ".join(paths[:6])}{more}')
     return cells
 
 # %% ../nbs/14_sweep.ipynb #06f7bed5
@@ -487,6 +518,8 @@ _STOP = threading.Event()          # set on Ctrl-C: no new process is started
 _PROCS, _LOCK = set(), threading.Lock()
 
 _EXC = re.compile(r'^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit)\b(:|$)')
+_ANSI = re.compile(r'\x1b\[[0-?]*[ -/]*[@-~]|\x1b[@-_]|[\x00-\x08\x0b-\x1f\x7f]')    # escape sequences, control characters
+_BAR = re.compile(r'\d+%\||\|\s*\d+/\d+ \[|\d(it/s|s/it)\b')                   # a tqdm progress bar
 
 def error_line(path:str|Path, # a log file
                n:int=65536, # bytes read from its end
@@ -499,13 +532,25 @@ def error_line(path:str|Path, # a log file
             text = f.read().decode('utf-8', 'replace')
     except OSError: return ''
     text = text.rsplit('\n=== ', 1)[-1]                      # the last attempt only
-    lines = [l.strip() for l in text.replace('\r', '\n').split('\n') if l.strip()]
+    lines = [l.strip() for l in _ANSI.sub('', text.replace('\r', '\n')).split('\n')]
+    lines = [l for l in lines if l and not _BAR.search(l)]
     pick = next((l for l in reversed(lines) if re.match(r'^lt_darts_\w+: error: ', l)), None)
     if pick is None and 'Traceback (most recent call last):' in lines:
         after = lines[len(lines) - 1 - lines[::-1].index('Traceback (most recent call last):'):]
         pick = next((l for l in after if _EXC.match(l)), None)
     if pick is None: pick = lines[-1] if lines else ''
     return pick[:300]
+
+def exit_error(rc:int, # a process's return code (negative: killed by that signal)
+               log:str|Path, # its log file
+              ) -> str:
+    "Why a process failed: the signal that killed it (a SIGKILL is often the out-of-memory killer), else `error_line` of its log, else its exit code."
+    sig = -rc if rc < 0 else rc - 128 if rc == 128 + 9 else None       # 137: a shell's report of a SIGKILL
+    if sig:
+        try: name = signal.Signals(sig).name
+        except ValueError: name = str(sig)
+        return f'killed by signal {name}' + (' (out of memory? see dmesg, or give it fewer cells at a time)' if sig == 9 else '')
+    return error_line(log) or f'exit code {rc}'
 
 def _call(argv:list, log, env:dict) -> int:
     "Run one process, its output appended to `log`; return its exit code."
@@ -557,6 +602,9 @@ def run_cell(cell:Cell, # the cell
                 st.update(status='failed', stage='search', error=f'its search ({cell.search_path}) has not finished'
                           + (f': it is the search of {cell.search_of}; run the sweep again when that cell has finished it' if cell.search_of else ''))
                 break
+            if stage == 'train':           # which search this evaluation is of (`plan_sweep` keeps it, whatever the variants listed later)
+                (d/'train').mkdir(parents=True, exist_ok=True)
+                save_json(dict(search_of=cell.search_of, search=str(cell.search_path)), d/'train'/EVAL_RECORD)
             log.write(f'\n=== {_now()} {stage} ({state}) on {platform.node()}: {shlex.join(argv)}\n'); log.flush()
             t0 = time.time()
             try: rc = _call(argv, log, env)
@@ -566,7 +614,7 @@ def run_cell(cell:Cell, # the cell
             if rc != 0:
                 log.flush()
                 if _STOP.is_set(): st.update(status='interrupted', stage=stage, error=f'interrupted (exit code {rc})')
-                else: st.update(status='failed', stage=stage, error=msg or error_line(d/'log.txt') or f'exit code {rc}')
+                else: st.update(status='failed', stage=stage, error=msg or exit_error(rc, d/'log.txt'))
                 break
     st['ended'] = _now()
     save_json(st, d/'status.json')
@@ -606,6 +654,14 @@ def _waiting(cells:list) -> tuple[list, dict]:
         else: ready.append(c)
     return ready, waiting
 
+def _lost(c:Cell, e:BaseException) -> dict:
+    "The status of a cell whose job ended without returning one (the worker raised, the job was killed), saved as its status.json."
+    st = dict(cell=c.name, status='failed', stage=next((s for s in c.stages if c.state(s) != 'done'), ''), ended=_now(),
+              error=f"its job ended without a status ({_one_line(e)}): see its log.txt and the executor's logs")
+    with contextlib.suppress(OSError):
+        Path(c.dir).mkdir(parents=True, exist_ok=True); save_json(st, Path(c.dir)/'status.json')
+    return st
+
 POLL_S = 30.0     # how often a sweep's driver looks whether a search that other cells wait for has finished
 
 def _drive(cells:list, submit, wait_one, get, verbose:bool, poll:float=POLL_S) -> list[dict]:
@@ -623,7 +679,7 @@ def _drive(cells:list, submit, wait_one, get, verbose:bool, poll:float=POLL_S) -
         if h is not None:
             c = pending.pop(h)
             try: st = get(h)
-            except Exception as e: st = dict(cell=c.name, status='failed', error=_one_line(e))
+            except Exception as e: st = _lost(c, e)
             out.append(st); _report(st, len(out), len(cells), verbose)
             start(waiting.pop(c.name, []))
         for name in [n for n, ws in waiting.items() if ws[0].state('search') == 'done']: start(waiting.pop(name))
@@ -758,32 +814,33 @@ def _stage_desc(run:Path) -> str:
     return 'done' if s == 'done' else (_progress(run) if s == 'resume' else 'new')
 
 def collect_sweep(root:str|Path, # the sweep's root folder
-                  cells:list|None=None, # the planned cells (default: those of sweep.json, plus every cell folder found)
+                  cells:list|None=None, # the planned cells (default: those of sweep.json); every other cell folder found under `root` is added
                  ) -> list[dict]:
-    "One row per cell (`cell_row`), sorted by ratio, method (in `METHODS` order), variant (in the sweep's order) and seed."
+    """One row per cell (`cell_row`), sorted by ratio, method (in `METHODS` order), variant (in the sweep's order) and
+    seed: the planned cells and every cell folder under `root` (an earlier launch's). Each cell shows its evaluation
+    when its train/ folder holds one, whatever the last launch asked for."""
     root = Path(root)
     saved = _read_json(root/'sweep.json')
     if not isinstance(saved, dict): saved = None
-    train = bool(saved.get('train', True)) if saved else None
     vorder = list(saved.get('variants') or {}) if saved else []
     owner = shared_searches(saved.get('variants') or {}, saved.get('search_opts')) if saved else {}
-    found, shared = {}, {}
+    found, shared, train = {}, {}, {}
     if cells is not None:
         for c in cells:
-            found[(c.ratio, c.method, c.variant, c.seed)] = Path(c.dir)
-            if c.search_of: shared[(c.ratio, c.method, c.variant, c.seed)] = (c.search_of, c.search_path)
-        vorder = list(dict.fromkeys(c.variant for c in cells))
-    else:
-        if saved:
-            for r, m, v, s in itertools.product(saved.get('ratios', []), saved.get('methods', []), vorder or [''], saved.get('seeds', [])):
-                found[(float(r), m, v, int(s))] = root/cell_name(r, m, s, v)
-        if root.is_dir():
-            for d in itertools.chain(root.glob('r*/*/s*'), root.glob('r*/*/*/s*')):
-                if d.is_dir() and (key := _parse_cell(d.relative_to(root))) is not None: found.setdefault(key, d)
-        for (r, m, v, s) in found:                  # as `plan_sweep` shares them
-            if sh := _search_of(root, owner, r, m, s, v): shared[(r, m, v, s)] = sh
-    if cells is not None: train = any(c.train_args is not None for c in cells)
-    rows = [cell_row(d, r, m, s, train=train, variant=v, **dict(zip(('search_of', 'search_dir'), shared.get((r, m, v, s), ()))))
+            k = (c.ratio, c.method, c.variant, c.seed)
+            found[k], train[k] = Path(c.dir), (True if c.train_args is not None else None)
+            if c.search_of: shared[k] = (c.search_of, c.search_path)
+        vorder = list(dict.fromkeys([c.variant for c in cells] + vorder))
+    elif saved:
+        for r, m, v, s in itertools.product(saved.get('ratios', []), saved.get('methods', []), vorder or [''], saved.get('seeds', [])):
+            k = (float(r), m, v, int(s))
+            found[k], train[k] = root/cell_name(r, m, s, v), (True if saved.get('train', True) else None)
+    if root.is_dir():
+        for d in itertools.chain(root.glob('r*/*/s*'), root.glob('r*/*/*/s*')):
+            if d.is_dir() and (key := _parse_cell(d.relative_to(root))) is not None: found.setdefault(key, d)
+    for (r, m, v, s) in found:                  # as `plan_sweep` shares them
+        if (r, m, v, s) not in shared and (sh := _search_of(root, owner, r, m, s, v)): shared[(r, m, v, s)] = sh
+    rows = [cell_row(d, r, m, s, train=train.get((r, m, v, s)), variant=v, **dict(zip(('search_of', 'search_dir'), shared.get((r, m, v, s), ()))))
             for (r, m, v, s), d in found.items()]
     order = list(METHODS)
     return sorted(rows, key=lambda r: (r['imb_ratio'], order.index(r['method']) if r['method'] in order else len(order), r['method'],
@@ -963,9 +1020,13 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
     where = f'{jobs} at a time on {", ".join(cfg.devices)}' if cfg.executor == 'local' else f'{cfg.executor} executor'
     n = lambda x, w: f'{len(x)} {w}{"s" if len(x) != 1 else ""}'
     vs = f' x {n(cfg.variants, "variant")}' if cfg.variants else ''
-    print(f'sweep {n(cfg.methods, "method")} x {n(cfg.ratios, "ratio")}{vs} x {n(cfg.seeds, "seed")} = {n(cells, "cell")} '
+    grid = len(cfg.methods) * len(cfg.ratios) * len(cfg.variants or [0]) * len(cfg.seeds)
+    print(f'sweep {n(cfg.methods, "method")} x {n(cfg.ratios, "ratio")}{vs} x {n(cfg.seeds, "seed")} = {grid} cell{"s" if grid != 1 else ""} '
           f'({stages}) under {cfg.root}: {where}')
     if jobs and (note := sharing_note(cfg.devices, jobs)): print(note)
+    if grid > len(cells):
+        print(f'{grid - len(cells)} cell(s) left out: their variant differs from an earlier one only in evaluation (train.) options, '
+              'and with --no-train they have nothing to run')
     if sh := [c for c in todo if c.search_of]:
         print(f'{len(sh)} cell(s) evaluate the search of another variant (the same search options), e.g. {sh[0].name} that of '
               f'{sh[0].search_of}: each starts as soon as that search has finished')
@@ -979,37 +1040,63 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
 SWEEP_BUSY = ('another sweep is running on {folder}: wait for it, or stop it (its runs resume later); if none runs (e.g. its '
               'machine is gone), delete {lock}')    # two sweeps on one root would run the same cells twice
 
+def _missing_devices(devices:list) -> dict:
+    "`{device: why}` of the devices this machine lacks (`core.available_device`'s one-line error)."
+    out = {}
+    for d in devices:
+        try: available_device(d)
+        except LTDartsError as e: out[d] = str(e)
+    return out
+
+def _planned(rows:list, cells:list) -> list:
+    "The rows of the planned cells."
+    keys = {(c.ratio, c.method, c.variant, c.seed) for c in cells}
+    return [r for r in rows if (r['imb_ratio'], r['method'], r.get('variant', ''), r['seed']) in keys]
+
+def _with_statuses(rows:list, statuses:list) -> list:
+    "Rows with the failures the executor reported that no status.json shows (a job that ended without writing one)."
+    bad = {st.get('cell'): st for st in statuses if st.get('status') == 'failed'}
+    for r in rows:
+        st = bad.get(cell_name(r['imb_ratio'], r['method'], r['seed'], r.get('variant', '')))
+        if st and r['status'] not in ('done', 'failed'): r.update(status='failed', error=st.get('error', 'failed'))
+    return rows
+
 def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
                  dry_run:bool=False, # print the plan and the commands; run and write nothing
                  verbose:bool=True, # print the plan, a line per finished cell, and the summary table
                 ) -> list[dict]:
-    "Plan, run (skipping finished cells, resuming killed ones), collect and save the tables of a sweep; returns the rows."
+    """Plan, run (skipping finished cells, resuming killed ones), collect and save the tables of a sweep (every cell under
+    its root); returns the rows of the planned cells."""
     if cfg.executor != 'local': _require(cfg.executor, cfg.executor)     # fail before anything is written
     local = cfg.executor == 'local'
+    missing = _missing_devices(cfg.devices) if local else {}
+    if missing and not dry_run: raise LTDartsError(next(iter(missing.values())) + ' (--dry_run plans it anyway)')
     cells = plan_sweep(cfg)
     todo = [c for c in cells if not c.finished]
-    jobs = max(1, min(resolve_jobs(cfg.jobs, cfg.devices, cfg.mem_per_job), len(todo))) if local else 1
+    devs = [d for d in cfg.devices if d not in missing]
+    jobs = max(1, min(resolve_jobs(cfg.jobs, devs, cfg.mem_per_job), len(todo))) if local else 1
     if jobs > 1:
         for c in todo: c.threads = max(1, (os.cpu_count() or 1) // jobs)     # OMP_NUM_THREADS: no oversubscription
     if verbose or dry_run: _print_plan(cfg, cells, jobs if local else None)
     if dry_run:
+        if missing: print(f'note: {", ".join(missing)} not available on this machine: a plan for a machine that has it (a launch here is refused)')
         for c in todo:
             print(f'# {c.name}')
             for _, argv in cell_commands(c): print(shlex.join(argv))
-        return collect_sweep(cfg.root, cells)
+        return _planned(collect_sweep(cfg.root, cells), cells)
     root = Path(cfg.root); root.mkdir(parents=True, exist_ok=True)
     with folder_lock(root, SWEEP_BUSY, '.sweep.lock'):      # the core chapter: one sweep per root
         save_json(cfg.to_dict(), root/'sweep.json')
         t0 = time.time()
-        if local: run_local(todo, jobs, verbose)
-        elif cfg.executor == 'submitit': run_submitit(todo, cfg.cluster, root.resolve()/'.submitit', verbose)
-        else: run_ray(todo, cfg.cluster, verbose)
-    rows = collect_sweep(root, cells)
-    paths = save_sweep_tables(root, rows)
+        if local: statuses = run_local(todo, jobs, verbose)
+        elif cfg.executor == 'submitit': statuses = run_submitit(todo, cfg.cluster, root.resolve()/'.submitit', verbose)
+        else: statuses = run_ray(todo, cfg.cluster, verbose)
+    every = _with_statuses(collect_sweep(root, cells), statuses)     # the planned cells and those of earlier launches
+    paths = save_sweep_tables(root, every)
     if verbose:
         print(f'\n{len(todo)} cell(s) run in {(time.time() - t0) / 60:.1f} min; tables: {paths[2]}, {paths[0]}, {paths[1]}\n')
-        print(sweep_table(rows))
-    return rows
+        print(sweep_table(every))
+    return _planned(every, cells)
 
 @delegates(make_sweep)
 def run_sweep(dry_run:bool=False, # print the plan and the commands; run and write nothing
