@@ -21,6 +21,12 @@ def _candidate(name:str, C:int, stride:int) -> nn.Module:
     op = OPS[name](C, stride, False)
     return nn.Sequential(op, nn.BatchNorm2d(C, affine=False)) if 'pool' in name else op
 
+def _shared_pool_op(op:nn.Module) -> bool:
+    """A candidate that is the same function of its input on every edge: a pooling with no parameters or buffers, then
+    the non-affine batch norm `_candidate` adds (DARTS' pools). The edges leaving one state share its result."""
+    return (isinstance(op, nn.Sequential) and len(op) == 2 and isinstance(op[1], nn.BatchNorm2d) and not op[1].affine
+            and next(op[0].parameters(), None) is None and next(op[0].buffers(), None) is None)
+
 def _check_primitives(primitives):
     prims = list(PRIMITIVES if primitives is None else primitives)
     bad = [p for p in prims if p not in OPS]
@@ -119,6 +125,8 @@ class SearchCell(nn.Module):
         self.preprocess1 = ReLUConvBN(C_prev, C, 1, 1, 0, affine=False)
         self._ops = nn.ModuleList(MixedOp(C, 2 if reduction and j < 2 else 1, self.primitives)
                                   for i in range(steps) for j in range(2 + i))
+        # which candidates all edges leaving a state may share (a learnable op named '...pool...' is not one)
+        self._pool_shared = tuple(all(_shared_pool_op(m._ops[k]) for m in self._ops) for k in range(len(self.primitives)))
 
     def forward(self, s0:torch.Tensor, # output of the cell two back
                 s1:torch.Tensor, # output of the previous cell
@@ -142,7 +150,7 @@ class SearchCell(nn.Module):
                 e = _edge_index(i, j)
                 for k, (name, op) in enumerate(zip(self.primitives, self._ops[e]._ops)):
                     if name == 'none': continue
-                    if 'pool' in name: y = self._shared_pool(j, k, h, pools)[i]
+                    if self._pool_shared[k]: y = self._shared_pool(j, k, h, pools)[i]
                     elif getattr(op, 'preact', False):
                         r = relus.get(j)
                         if r is None: r = relus[j] = F.relu(h)
@@ -455,7 +463,7 @@ def forward_batched(cell:SearchCell, # the cell (its parameters and buffers are 
             wk = wv[k].split(sizes) if len(wave) > 1 else (wv[k],)
             for p, j in enumerate(wave):                 # the others state by state (pools and skips: one result, broadcast)
                 nodes = list(fed(j))
-                ys = ([cell._shared_pool(j, k, states[j], pools)[i] for i in nodes] if 'pool' in name
+                ys = ([cell._shared_pool(j, k, states[j], pools)[i] for i in nodes] if cell._pool_shared[k]
                       else [cell._ops[_edge_index(i, j)]._ops[k](states[j]) for i in nodes])
                 accs[p] = _mix(ys[0].unsqueeze(1) if all(t is ys[0] for t in ys) else torch.stack(ys, 1), wk[p], accs[p])
         if acc is not None: add([i for i, _ in edges], acc)
