@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_search.ipynb #ab08a031
 from __future__ import annotations
-import json, math, time, random, warnings, dataclasses, contextlib
+import json, math, time, random, warnings, dataclasses, contextlib, importlib, os, re, sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -28,9 +28,9 @@ from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard
 
 # %% auto #0
 __all__ = ['METHODS', 'SELECTION_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method', 'ResampleMethod', 'ReweightMethod', 'BBNMethod',
-           'BBNAdaptiveLRMethod', 'get_method', 'load_search_data', 'evaluate', 'select_epoch', 'SearchResult',
-           'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options', 'is_eval_epoch', 'n_evaluations',
-           'search', 'plot_search', 'tiny_config', 'select_run', 'search_many']
+           'BBNAdaptiveLRMethod', 'get_method', 'import_plugins', 'load_search_data', 'evaluate', 'select_epoch',
+           'SearchResult', 'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options', 'is_eval_epoch',
+           'n_evaluations', 'search', 'plot_search', 'tiny_config', 'select_run', 'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
@@ -50,7 +50,8 @@ class SearchConfig(Config):
     synthetic_n_test:int=50 # synthetic data: test images per class
     image_size:int=32 # 'folder:' data: images are resized to this side (imb_ratio 1 keeps the natural class sizes)
     # method
-    method:str='ce' # 'ce', 'rs', 'rw', 'bbn' or 'bbn_alr'
+    method:str='ce' # 'ce', 'rs', 'rw', 'bbn' or 'bbn_alr' (or one a plugin registers)
+    plugins:str='' # Python modules to import first, comma-separated: they register your methods, operations, adaptors or schedules (the extending chapter)
     weight_sampler:str='' # sampler of the weight batches ('' = the method's)
     arch_sampler:str='instance' # sampler of the architecture (validation) batches
     arch_loss:str='ce' # architecture-step loss: 'ce' (plain) or 'method' (the method's loss)
@@ -112,6 +113,11 @@ class Method:
     name = 'ce'
     weight_samplers = ('instance',) # samplers of the loaders whose batches are concatenated into one step's batch
     arch_schedule = 'constant' # default schedule of the architecture learning rate
+    train_mode = 'ce' # how `TrainConfig.from_search` trains the searched cell: a key of `train.TRAIN_MODES`
+
+    @classmethod
+    def check_config(cls, cfg:SearchConfig):
+        "Refuse, with one line, settings this method cannot honour (called before a run writes anything; none here)."
 
     def __init__(self, cfg:SearchConfig, counts:list, device): self.cfg, self.counts, self.device = cfg, list(counts), device
     def set_time(self, epoch:float):
@@ -146,11 +152,11 @@ class Method:
 
 class ResampleMethod(Method):
     "`'rs'`: class-balanced re-sampling of the weight batches."
-    name, weight_samplers = 'rs', ('class',)
+    name, weight_samplers, train_mode = 'rs', ('class',), 'rs'
 
 class ReweightMethod(Method):
     "`'rw'`: re-weighted cross-entropy (inverse frequency or effective number) on instance-balanced batches."
-    name = 'rw'
+    name, train_mode = 'rw', 'rw'
     def __init__(self, cfg, counts, device):
         super().__init__(cfg, counts, device)
         self.weight = class_weights(self.counts, kind=cfg.reweight, beta=cfg.rw_beta).float().to(device)
@@ -160,7 +166,15 @@ class BBNMethod(Method):
     r"""`'bbn'`: a bilateral-branch supernet (BBN chapter). Each weight batch is an instance-balanced batch for the
     conventional branch plus a reversed-sampler batch for the re-balancing branch, scored by
     $a\,\mathrm{CE}(z, y_c) + (1-a)\,\mathrm{CE}(z, y_r)$ with the cumulative-learning adaptor $a$ of the epoch."""
-    name, weight_samplers = 'bbn', ('instance', 'reversed')
+    name, weight_samplers, train_mode = 'bbn', ('instance', 'reversed'), 'bbn'
+    @classmethod
+    def check_config(cls, cfg):
+        "`bbn_arch_batch` sets the architecture loss here: the bilateral loss ('mixed') or CE at `bbn_infer_a` ('instance')."
+        if cfg.bbn_arch_batch not in ('mixed', 'instance'):
+            raise LTDartsError(f"unknown bbn_arch_batch {cfg.bbn_arch_batch!r}: use 'mixed' or 'instance'")
+        if cfg.arch_loss == 'method' and cfg.bbn_arch_batch == 'instance':
+            raise LTDartsError("arch_loss='method' needs BBN's two architecture batches: use bbn_arch_batch='mixed' (the bilateral "
+                               "loss) or arch_loss='ce' (CE at bbn_infer_a on one batch)")
     def samplers(self) -> tuple: return self.weight_samplers
     def arch_samplers(self) -> tuple:
         "'mixed' (default): the validation half through both samplers; 'instance': one `arch_sampler` batch."
@@ -207,8 +221,29 @@ METHODS = {'ce': Method, 'rs': ResampleMethod, 'rw': ReweightMethod, 'bbn': BBNM
 
 def get_method(name:str) -> type:
     "The `Method` class registered as `name` (one-line error listing the valid names)."
-    if name not in METHODS: raise LTDartsError(f"unknown method {name!r}: choose one of {', '.join(METHODS)}")
+    if name not in METHODS: raise LTDartsError(f"unknown method {name!r}: choose one of {', '.join(METHODS)}, or register "
+                                               "yours in METHODS from a module named in the plugins setting")
     return METHODS[name]
+
+def import_plugins(plugins:str|list|None, # module names, comma-separated or a list ('' or None: none)
+                  ) -> list:
+    """Import the modules a run's `plugins` setting names, so that what they register exists in this process: the search
+    or training itself, its `--resume`, `lt_darts_train` on the search, a sweep's processes. A module is found where
+    Python finds modules (installed, or on `PYTHONPATH`), else in the current folder."""
+    names = [n.strip() for n in (plugins.split(',') if isinstance(plugins, str) else plugins or ()) if n.strip()]
+    mods = []
+    for n in names:
+        if n.endswith('.py') or not re.fullmatch(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*', n):
+            raise LTDartsError(f"plugin {n!r} is not a module name: give its dotted name (my_methods, not my_methods.py)")
+        for attempt in (0, 1):
+            try: mods.append(importlib.import_module(n)); break
+            except ModuleNotFoundError as e:
+                if e.name is None or not (n == e.name or n.startswith(e.name + '.')): raise    # the plugin's own import failed
+                if attempt or os.getcwd() in sys.path:
+                    raise LTDartsError(f"plugin module {n!r} not found: install it, put its folder on PYTHONPATH, or run "
+                                       f"from the folder that holds it ({os.getcwd()} does not)") from None
+                sys.path.append(os.getcwd())             # as `python -m` would: the current folder
+    return mods
 
 # %% ../nbs/08_search.ipynb #07075b92
 def load_search_data(cfg:SearchConfig):
@@ -394,7 +429,8 @@ def n_evaluations(epochs:int, eval_every:int) -> int:
 
 def _check_config(cfg:SearchConfig):
     "Validate the settings that would otherwise fail only after the run folder is written (a sweep checks every cell with it)."
-    get_method(cfg.method)
+    import_plugins(cfg.plugins)                # what they register is checked below
+    get_method(cfg.method).check_config(cfg)
     if cfg.select not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {cfg.select!r}: use 'last' or 'best_val'")
     if cfg.collapse_action not in ('warn', 'stop'): raise LTDartsError(f"unknown collapse_action {cfg.collapse_action!r}: use 'warn' or 'stop'")
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
@@ -557,7 +593,13 @@ def _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs, train_loss, tra
                 train_loss=train_loss, train_acc=train_acc,
                 **collapse_metrics(model, genotype=g, per_op=False),   # skip / parameter-free counts, entropies
                 alpha_normal=sm['normal'].tolist(), alpha_reduce=sm['reduce'].tolist(),
-                genotype=genotype_to_dict(g), **method.extra(epoch))
+                genotype=genotype_to_dict(g), **_primitives_entry(model), **method.extra(epoch))
+
+def _primitives_entry(model) -> dict:
+    "`{'primitives': [...]}` when the supernet's candidates are not DARTS' eight (the alpha columns' names), else {}."
+    from lt_darts_nb.genotypes import PRIMITIVES
+    prims = list(getattr(model, 'primitives', None) or PRIMITIVES)
+    return {} if prims == list(PRIMITIVES) else dict(primitives=prims)
 
 def _eval_record(val:dict, test:dict) -> dict:
     "What an evaluated epoch adds: validation-half and balanced-test loss and accuracy, the test set by class and group."
@@ -656,7 +698,7 @@ def plot_search(history:list|str|Path, # per-epoch records, or a run folder
                                             ls='-' if k in ('val_acc', 'test_acc') else '--')
     ax[0, 1].set(title='accuracy', xlabel='epoch', ylim=(0, 1)); ax[0, 1].legend(fontsize=8)
     a = np.array([r['alpha_normal'] for r in history])          # (epochs, 14, 8)
-    for j, op in enumerate(PRIMITIVES): ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op)
+    for j, op in enumerate(history[-1].get('primitives', PRIMITIVES)): ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op)   # a record names other candidates
     ax[1, 0].set(title='normal cell: mean softmax weight per op', xlabel='epoch'); ax[1, 0].legend(fontsize=7, ncol=2)
     for k in ('skip_normal', 'param_free_normal', 'skip_reduce', 'param_free_reduce'):
         ax[1, 1].plot(ep, [r[k] for r in history], label=k, marker='.')

@@ -12,7 +12,7 @@ from pathlib import Path
 from fastcore.meta import delegates
 
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock
-from .search import SearchConfig, METHODS, get_method, _run_started, _check_config as _check_search
+from .search import SearchConfig, METHODS, get_method, import_plugins, _run_started, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes, _peak_mem
 
@@ -227,8 +227,12 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
                executor:str='local', # 'local' (processes on this machine), 'submitit' (SLURM) or 'ray'
                cluster:str|dict='', # options of the cluster executor, e.g. 'timeout_min=1440 slurm_partition=gpu' or 'address=auto num_gpus=0.25'
                vary:str|dict='', # variants, one more axis: 'bbn_adaptor=parabolic_decay,linear_decay' (every combination; train.KEY for the evaluation), a JSON object {name: {option: value}} or a JSON file
+               plugins:str='', # Python modules that register your methods, operations, adaptors or schedules, comma-separated: every search and evaluation imports them (the search's `plugins`)
               ) -> SweepConfig:
     "Read and check the arguments of a sweep (one-line errors) into a `SweepConfig`."
+    sopts = parse_options(search_opts, field_defaults(SearchConfig), 'search', SEARCH_RESERVED)
+    plugs = ','.join(dict.fromkeys(n.strip() for n in f"{plugins},{sopts.get('plugins', '')}".split(',') if n.strip()))
+    if plugs: import_plugins(plugs); sopts['plugins'] = plugs     # before the methods are looked up; the cells pass them on
     ms = parse_list(methods, str, 'methods')
     for m in ms: get_method(m)
     rs = parse_list(ratios, float, 'ratios')
@@ -237,7 +241,6 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
     ss = parse_list(seeds, int, 'seeds')
     if (neg := [s for s in ss if s < 0]): raise LTDartsError(f'seeds must be >= 0 (got {neg[0]}): give 0,1,2 or other non-negative numbers')
     if executor not in EXECUTORS: raise LTDartsError(f"unknown executor {executor!r}: use {', '.join(EXECUTORS)}")
-    sopts = parse_options(search_opts, field_defaults(SearchConfig), 'search', SEARCH_RESERVED)
     topts = parse_options(train_opts, field_defaults(TrainConfig), 'train', TRAIN_RESERVED) if train else {}
     devs = resolve_devices(device, expand=executor == 'local')
     if isinstance(jobs, str) and jobs.strip().lower() == 'auto': jobs = 'auto'

@@ -21,17 +21,17 @@ from .networks import NetworkCIFAR, as_genotype, count_params
 from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
-from .search import (SearchConfig, load_search_data, evaluate, load_history, _autocast, _prepare_run,
+from .search import (SearchConfig, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
                                 _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, is_eval_epoch)
 
 # %% auto #0
-__all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'SEARCH_MODES', 'TRAIN_MODES', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode',
-           'ResampleMode', 'ReweightMode', 'BBNMode', 'get_train_mode', 'lr_schedule', 'drop_path_at', 'final_metrics',
-           'TrainResult', 'train_genotype', 'tiny_train_config', 'plot_train']
+__all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'TRAIN_MODES', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode', 'ResampleMode',
+           'ReweightMode', 'BBNMode', 'get_train_mode', 'lr_schedule', 'drop_path_at', 'final_metrics', 'TrainResult',
+           'train_genotype', 'tiny_train_config', 'plot_train']
 
 # %% ../nbs/13_train.ipynb #0fa6a91e
-BBN_LR_SCHEDULE = 'warmup(step_freeze(0.1, 120, 0.001) * step_freeze(1.0, 160, 0.01), 5)' # BBN's CIFAR-LT schedule for 200 epochs
+BBN_LR_SCHEDULE = 'warmup(step_freeze(0.1, 120, 0.001) * step_freeze(1.0, 160, 0.01), 5)' # BBN's CIFAR-LT step schedule for 200 epochs, with LDAM-DRW's warm-up
 
 @dataclass
 class TrainConfig(Config):
@@ -49,7 +49,8 @@ class TrainConfig(Config):
     synthetic_n_test:int=50 # synthetic data: test images per class
     image_size:int=32 # 'folder:' data: images are resized to this side
     # training mode
-    mode:str='ce' # 'ce' (plain), 'rs' (re-sampling), 'rw' (re-weighting) or 'bbn' (bilateral branches)
+    mode:str='ce' # 'ce' (plain), 'rs' (re-sampling), 'rw' (re-weighting) or 'bbn' (bilateral branches), or one a plugin registers
+    plugins:str='' # Python modules to import first, comma-separated (the search's: they register modes, operations, adaptors or schedules)
     sampler:str='' # sampler of the training batches ('' = the mode's; 'bbn' always uses 'instance' + 'reversed')
     reweight:str='inverse' # re-weighting for 'rw': 'inverse' or 'effective'
     rw_beta:float=0.9999 # beta of the effective-number weights
@@ -89,22 +90,22 @@ class TrainConfig(Config):
     def from_search(cls, search:SearchConfig|dict|str|Path, # a `SearchConfig`, its dict, or a search run folder / its config.json
                     **overrides, # any `TrainConfig` field, applied last
                    ) -> 'TrainConfig':
-        "A training config on the same long-tailed set as a search, with its data strategy, device and precision (`SHARED_FIELDS`, `SEARCH_MODES`)."
+        "A training config on the same long-tailed set as a search, with its data strategy (the method's `train_mode`), device and precision (`SHARED_FIELDS`)."
         if isinstance(search, (str, Path)):
             p = Path(search); f = p/'config.json' if p.is_dir() else p
             if not f.is_file(): raise LTDartsError(f'no search config at {f}: pass a search run folder or its config.json')
             search = json.loads(f.read_text())
         sc = SearchConfig.from_dict(search) if isinstance(search, dict) else search
         d = {k: getattr(sc, k) for k in SHARED_FIELDS}
-        d['mode'] = SEARCH_MODES.get(sc.method, 'ce')
+        import_plugins(sc.plugins)                   # a method of a plugin names its mode
+        d['mode'] = get_method(sc.method).train_mode
         if sc.weight_sampler and d['mode'] != 'bbn': d['sampler'] = sc.weight_sampler
         return cls.from_dict({**cls().to_dict(), **d, **overrides})
 
 # fields a training run takes over from its search (`TrainConfig.from_search`)
 SHARED_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'data_root', 'synthetic_n_max', 'synthetic_size',
                  'synthetic_n_test', 'image_size', 'reweight', 'rw_beta', 'bbn_adaptor', 'bbn_branch_cells', 'bbn_infer_a',
-                 'deterministic', 'device', 'amp', 'channels_last', 'fused')
-SEARCH_MODES = {'ce': 'ce', 'rs': 'rs', 'rw': 'rw', 'bbn': 'bbn', 'bbn_alr': 'bbn'}  # search method -> training mode
+                 'deterministic', 'device', 'amp', 'channels_last', 'fused', 'plugins')
 
 # %% ../nbs/13_train.ipynb #53e95e0b
 class BilateralNetworkCIFAR(nn.Module):
@@ -246,7 +247,8 @@ TRAIN_MODES = {'ce': TrainMode, 'rs': ResampleMode, 'rw': ReweightMode, 'bbn': B
 
 def get_train_mode(name:str) -> type:
     "The `TrainMode` class registered as `name` (one-line error listing the valid names)."
-    if name not in TRAIN_MODES: raise LTDartsError(f"unknown training mode {name!r}: choose one of {', '.join(TRAIN_MODES)}")
+    if name not in TRAIN_MODES: raise LTDartsError(f"unknown training mode {name!r}: choose one of {', '.join(TRAIN_MODES)}, or "
+                                                   "register yours in TRAIN_MODES from a module named in the plugins setting")
     return TRAIN_MODES[name]
 
 # %% ../nbs/13_train.ipynb #c8a2e799
@@ -282,6 +284,7 @@ class TrainResult:
 
 def _check_config(cfg:TrainConfig):
     "Validate the settings that would otherwise fail only after the run folder is written."
+    import_plugins(cfg.plugins)                      # what they register is checked below
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
     if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every})')
