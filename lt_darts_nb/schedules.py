@@ -352,7 +352,8 @@ def schedule_from_knobs(kind:str, # one of `KNOB_KINDS`
     if kind == 'linear': return linear(lr, floor)
     if kind == 'step_freeze': return step_freeze(lr, at, floor)
     if kind == 'adaptor_scaled': return adaptor_scaled(lr, adaptor, power, floor)
-    raise LTDartsError(f"unknown schedule kind {kind!r} for the explorer: use one of {', '.join(KNOB_KINDS)}")
+    raise LTDartsError(f"unknown schedule kind {kind!r}: use one of {', '.join(KNOB_KINDS)} (built from the learning-rate "
+                       f"options), or a full spec such as '{kind}(3e-4)' for any other kind of SCHEDULES")
 
 def schedule_curves(total_epochs:int=50, # epochs of the run
                     w_kind:str='cosine', # the weights' schedule kind (a `KNOB_KINDS`)
