@@ -181,6 +181,11 @@ class BilateralSearchNetwork(nn.Module):
         "The discrete cells derived from the shared alphas."
         return self.net.genotype()
 
+    @property
+    def primitives(self) -> list:
+        "The candidate operations, in the column order of the alphas."
+        return self.net.primitives
+
     def branch_features(self, x_c:torch.Tensor, # the conventional branch's batch (N, 3, H, W)
                         x_r:torch.Tensor|None=None, # the re-balancing branch's batch; None: `x_c` (inference)
                        ) -> tuple:

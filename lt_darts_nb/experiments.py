@@ -274,26 +274,29 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
     return fig
 
 def alpha_trajectory(history:list, # per-epoch records
-                     op:str='skip_connect', # an operation of `PRIMITIVES`
+                     op:str='skip_connect', # an operation of the search's candidates (`PRIMITIVES`, or those its records name)
                      cell:str='normal', # 'normal' or 'reduce'
                     ) -> np.ndarray:
     "Mean softmax weight of `op` over the edges of `cell`, one value per epoch."
-    if op not in PRIMITIVES: raise LTDartsError(f"unknown operation {op!r}: use one of {', '.join(PRIMITIVES)}")
+    prims = list(history[-1].get('primitives', PRIMITIVES)) if history else list(PRIMITIVES)   # a search over other candidates names them
+    if op not in prims: raise LTDartsError(f"unknown operation {op!r}: use one of {', '.join(prims)}")
     if cell not in ('normal', 'reduce'): raise LTDartsError(f"unknown cell type {cell!r}: use 'normal' or 'reduce'")
     a = np.array([r[f'alpha_{cell}'] for r in history], dtype=float)   # (epochs, edges, ops)
-    return a[:, :, PRIMITIVES.index(op)].mean(1)
+    return a[:, :, prims.index(op)].mean(1)
 
 def plot_alpha_trajectories(runs:dict, # {name: history, run folder or SearchResult}
                             op:str='skip_connect', # the operation to follow
                             cell:str='normal', # 'normal' or 'reduce'
                             ax=None, # an axis to draw on; None: a new figure
                            ):
-    "Mean softmax weight of `op` in `cell` over the epochs, one line per run (the uniform 1/8 is dashed)."
+    "Mean softmax weight of `op` in `cell` over the epochs, one line per run (the uniform weight, 1/8 for DARTS' candidates, is dashed)."
     fig, (a,) = _new_axes(1, ax, (5.5, 3.3))
+    n_ops = set()
     for name, run in runs.items():
         h = as_history(run)
         a.plot([r['epoch'] for r in h], alpha_trajectory(h, op, cell), marker='.' if len(h) < 30 else None, label=name)
-    a.axhline(1 / len(PRIMITIVES), color='k', ls='--', lw=0.8, label='uniform')
+        n_ops.add(len(h[-1][f'alpha_{cell}'][0]) if h else len(PRIMITIVES))
+    for n in sorted(n_ops): a.axhline(1 / n, color='k', ls='--', lw=0.8, label='uniform' if len(n_ops) == 1 else f'uniform ({n} candidates)')
     a.set(title=f'{cell} cell: mean softmax weight of {op}', xlabel='epoch')
     a.legend(fontsize=8); a.grid(alpha=0.3); fig.tight_layout()
     return fig

@@ -19,7 +19,7 @@ from .core import (Config, LTDartsError, get_device, available_device, peak_memo
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader)
 from .genotypes import genotype_to_dict, genotype_from_dict, save_genotype
-from .search_space import SearchNetwork
+from .search_space import SearchNetwork, _check_primitives
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
 from .schedules import get_adaptor, parse_schedule, schedule_from_knobs, hetero_schedule
@@ -28,9 +28,9 @@ from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard
 
 # %% auto #0
 __all__ = ['METHODS', 'SELECTION_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method', 'ResampleMethod', 'ReweightMethod', 'BBNMethod',
-           'BBNAdaptiveLRMethod', 'get_method', 'import_plugins', 'load_search_data', 'evaluate', 'select_epoch',
-           'SearchResult', 'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options', 'is_eval_epoch',
-           'n_evaluations', 'search', 'plot_search', 'tiny_config', 'select_run', 'search_many']
+           'BBNAdaptiveLRMethod', 'get_method', 'search_primitives', 'import_plugins', 'load_search_data', 'evaluate',
+           'select_epoch', 'SearchResult', 'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options',
+           'is_eval_epoch', 'n_evaluations', 'search', 'plot_search', 'tiny_config', 'select_run', 'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
@@ -80,6 +80,7 @@ class SearchConfig(Config):
     layers:int=8 # cells of the supernet
     steps:int=4 # intermediate nodes per cell (DARTS: 4, i.e. 14 edges)
     multiplier:int=4 # intermediate nodes concatenated into a cell's output
+    primitives:str='' # candidate operations, comma-separated, 'none' among them ('' = DARTS' eight; names of ops.OPS, or of a plugin)
     # BBN
     bbn_adaptor:str='parabolic_decay' # cumulative-learning adaptor a(epoch)
     bbn_branch_cells:int=1 # cells owned by each BBN branch (the rest is shared)
@@ -132,7 +133,7 @@ class Method:
     def build_model(self, n_classes:int) -> nn.Module:
         "The supernet to search."
         c = self.cfg
-        m = SearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier)
+        m = SearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier, primitives=search_primitives(c))
         m.batch_edges = c.batch_edges
         return m
     def forward(self, model, batch, epoch:float|None=None):
@@ -183,7 +184,7 @@ class BBNMethod(Method):
         raise LTDartsError(f"unknown bbn_arch_batch {self.cfg.bbn_arch_batch!r}: use 'mixed' or 'instance'")
     def build_model(self, n_classes:int) -> nn.Module:
         c = self.cfg
-        m = BilateralSearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier,
+        m = BilateralSearchNetwork(c.C, n_classes, c.layers, steps=c.steps, multiplier=c.multiplier, primitives=search_primitives(c),
                                    branch_cells=c.bbn_branch_cells)
         m.batch_edges = c.batch_edges
         return m
@@ -224,6 +225,10 @@ def get_method(name:str) -> type:
     if name not in METHODS: raise LTDartsError(f"unknown method {name!r}: choose one of {', '.join(METHODS)}, or register "
                                                "yours in METHODS from a module named in the plugins setting")
     return METHODS[name]
+
+def search_primitives(cfg:SearchConfig) -> list|None:
+    "The supernet's candidate operations: `cfg.primitives` as a list, or None for DARTS' eight (`PRIMITIVES`)."
+    return [p.strip() for p in cfg.primitives.split(',') if p.strip()] or None
 
 def import_plugins(plugins:str|list|None, # module names, comma-separated or a list ('' or None: none)
                   ) -> list:
@@ -431,6 +436,9 @@ def _check_config(cfg:SearchConfig):
     "Validate the settings that would otherwise fail only after the run folder is written (a sweep checks every cell with it)."
     import_plugins(cfg.plugins)                # what they register is checked below
     get_method(cfg.method).check_config(cfg)
+    if (prims := search_primitives(cfg)) is not None:
+        _check_primitives(prims)
+        if 'none' not in prims: raise LTDartsError(f"primitives {cfg.primitives!r} lack 'none', which the search space needs: add it")
     if cfg.select not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {cfg.select!r}: use 'last' or 'best_val'")
     if cfg.collapse_action not in ('warn', 'stop'): raise LTDartsError(f"unknown collapse_action {cfg.collapse_action!r}: use 'warn' or 'stop'")
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
