@@ -463,7 +463,8 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
         shutil.rmtree(tmp, ignore_errors=True); raise
     if verbose:
         mb = sum(f.stat().st_size for f in dest.iterdir()) / 2**20
-        print(f'packed {len(keep):,} of {len(y):,} training images (+ the test set) into {dest}: {mb:.1f} MiB')
+        print(f'packed {len(keep):,} of {len(y):,} training images (+ the test set) into {dest}: {mb:.1f} MiB '
+              f'(the first read adds a decode cache, {Path(out)/"lt_darts_cache"}, several times larger: copy the folder without it)')
     return dest
 
 # %% ../nbs/01_data.ipynb #c44b4962

@@ -334,7 +334,7 @@ def run_map(rows:list[dict], # from `collect_runs`
         out[name] = r['path']
     return out
 
-def full_scale_report(root:str|Path|None=None, # folder of run folders (default: `results_dir()`)
+def full_scale_report(root:str|Path|None=None, # folder of run folders (default: the grid's, `results_dir()/'cifar10_lt'`; other folders under results/ hold benchmarks)
                       methods:tuple=tuple(METHODS), # methods to show
                       imb_ratio:float=100, # the imbalance ratio of the figures
                       seed:int=0, # the seed of the figures
@@ -347,7 +347,7 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     """Table and figures of the real-scale runs under `root`. With no finished run it says so and prints the command
     that produces them (and, when some runs are under way, still shows their progress, flagged); `None` when no run is there."""
     import os
-    root = results_dir(root)
+    root = results_dir(root) if root is not None else results_dir()/'cifar10_lt'     # the grid's folder (GRID_COMMAND)
     rows = [r for r in collect_runs(root) if r['dataset'] == dataset and r['method'] in methods]
     done = [r for r in rows if r['finished']]
     where = os.path.relpath(root) if root.is_absolute() else str(root)
