@@ -27,6 +27,9 @@ def _run_cli(name:str, fn, again:str='continue with --resume'):
         import os
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no second error when Python flushes stdout at exit
         sys.exit(141)
+    except OSError as e:               # the file system said no (a file where a folder goes, a read-only disk, no space)
+        print(f'{name}: error: {e}: check the folder (a file in its path? read-only? full?) and run the command again', file=sys.stderr)
+        sys.exit(1)
 
 @delegates(SearchConfig)
 def lt_darts_search(out:str='runs/search', # run folder (refuses to overwrite another run)
@@ -66,8 +69,8 @@ def _is_search_run(path:str) -> bool:
 
 def _resume_config(out:str, cls, kwargs:dict, f) -> tuple:
     """`(config, given)` for `--resume` of command `f`: the config saved in `out`, with the options the command line
-    spells out (or a Python caller passes with a non-default value) on top, and the execution settings (`EXEC_FIELDS`)
-    of this session, saved or not (as a fresh start would have them); `kwargs` alone when `out` holds no config yet."""
+    spells out (or a Python caller passes with a non-default value) on top: those may differ from the saved ones only in
+    the execution settings (`EXEC_FIELDS`), which otherwise keep their saved values; `kwargs` alone when `out` holds no config yet."""
     given, p = _given(f, _ARGV), Path(out)/'config.json'
     if not p.is_file(): return cls(**kwargs), given
     try: saved = json.loads(p.read_text())
@@ -76,7 +79,7 @@ def _resume_config(out:str, cls, kwargs:dict, f) -> tuple:
     other = sorted(set(saved) - set(defaults)) if isinstance(saved, dict) else ['?']
     if other: raise LTDartsError(f'{out} holds a run of another command (its config.json has {", ".join(other[:3])}, which '
                                  f'{cls.__name__} lacks): resume it with the command that started it')
-    mine = {k: v for k, v in kwargs.items() if k in given or v != defaults.get(k) or k in cls.EXEC_FIELDS}
+    mine = {k: v for k, v in kwargs.items() if k in given or v != defaults.get(k)}
     return cls.from_dict({**saved, **mine}), given
 
 @delegates(TrainConfig)
@@ -97,7 +100,7 @@ def lt_darts_train(genotype:str='DARTS_V2', # a search run folder, a genotype JS
             defaults, given = TrainConfig().to_dict(), _given(lt_darts_train.__wrapped__, _ARGV)
             cfg = TrainConfig.from_search(genotype, **{k: v for k, v in kwargs.items() if k in given or v != defaults.get(k)})
         else: cfg = TrainConfig(**kwargs)
-        res = train_genotype(geno, cfg, out=out, resume=resume)
+        res = train_genotype(geno, cfg, out=out, resume=resume, same_data=False)   # the data were chosen above
         plot_train(res.history, title=f'{cfg.mode} training on {cfg.dataset} (ratio {cfg.imb_ratio:g})', path=Path(out)/'train.png')
         f = res.final
         print(json.dumps({k: round(f[k], 4) for k in ('train_acc', 'test_acc', 'test_many', 'test_medium', 'test_few') if k in f}))

@@ -37,7 +37,7 @@ __all__ = ['METHODS', 'SELECTION_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method',
 class SearchConfig(Config):
     "Every setting of one search (JSON-serialisable). Defaults are the DARTS search defaults."
     # how the search executes, not what it computes: a resumed run may change these (see "Run folders" below)
-    EXEC_FIELDS = ('batch_edges', 'step_mode', 'fused', 'eval_every', 'eval_batch_size')
+    EXEC_FIELDS = ('batch_edges', 'step_mode', 'fused', 'eval_every', 'eval_batch_size', 'device')
     # data
     dataset:str='cifar10' # 'cifar10', 'cifar100', 'synthetic' (made by the package, no download) or 'folder:PATH' (your images)
     imb_ratio:float=100.0 # imbalance ratio n_max / n_min of the training set

@@ -26,9 +26,9 @@ from .search import (SearchConfig, get_method, import_plugins, load_search_data,
                                 _time_twin, _twin_batches, _cost_line, is_eval_epoch)
 
 # %% auto #0
-__all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'TRAIN_MODES', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode', 'ResampleMode',
-           'ReweightMode', 'BBNMode', 'get_train_mode', 'lr_schedule', 'drop_path_at', 'final_metrics', 'TrainResult',
-           'train_genotype', 'tiny_train_config', 'plot_train']
+__all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'TRAIN_MODES', 'DATA_FIELDS', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode',
+           'ResampleMode', 'ReweightMode', 'BBNMode', 'get_train_mode', 'lr_schedule', 'drop_path_at', 'final_metrics',
+           'TrainResult', 'train_genotype', 'tiny_train_config', 'plot_train']
 
 # %% ../nbs/13_train.ipynb #0fa6a91e
 BBN_LR_SCHEDULE = 'warmup(step_freeze(0.1, 120, 0.001) * step_freeze(1.0, 160, 0.01), 5)' # BBN's CIFAR-LT step schedule for 200 epochs, with LDAM-DRW's warm-up
@@ -37,7 +37,7 @@ BBN_LR_SCHEDULE = 'warmup(step_freeze(0.1, 120, 0.001) * step_freeze(1.0, 160, 0
 class TrainConfig(Config):
     "Every setting of one training run from scratch (JSON-serialisable). Defaults: DARTS' evaluation recipe, 200 epochs, on CIFAR-10-LT."
     # how the run executes, not what it computes: a resumed run may change these (the search chapter's run folders)
-    EXEC_FIELDS = ('step_mode', 'fused', 'eval_every', 'eval_batch_size')
+    EXEC_FIELDS = ('step_mode', 'fused', 'eval_every', 'eval_batch_size', 'device')
     # data (the search's fields: `TrainConfig.from_search` copies them)
     dataset:str='cifar10' # 'cifar10', 'cifar100', 'synthetic' (made by the package, no download) or 'folder:PATH' (your images)
     imb_ratio:float=100.0 # imbalance ratio n_max / n_min of the training set
@@ -282,6 +282,18 @@ class TrainResult:
         groups = ', '.join(f'{k} {f[k]:.3f}' for k in ('test_many', 'test_medium', 'test_few') if k in f)
         return f"TrainResult(out={str(self.out)!r}, epochs={len(self.history)}, test_acc={f.get('test_acc', float('nan')):.4f} ({groups}), params={self.n_params / 1e6:.3f}M)"
 
+DATA_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'synthetic_n_max', 'synthetic_size', 'synthetic_n_test', 'image_size')
+
+def _check_same_data(cfg:TrainConfig, run:Path):
+    "Refuse to evaluate a search's cell on another long-tailed set than the search's (`DATA_FIELDS`; `data_root` may differ)."
+    try: saved = json.loads((run/'config.json').read_text())
+    except (OSError, json.JSONDecodeError): return         # not a run folder (or not ours to judge): as_genotype read it
+    if not isinstance(saved, dict) or 'method' not in saved: return   # a training run's folder, not a search's
+    diff = {k: (saved[k], getattr(cfg, k)) for k in DATA_FIELDS if k in saved and saved[k] != getattr(cfg, k)}
+    if diff: raise LTDartsError(f"{run} searched on other data than this config trains on ("
+                                + '; '.join(f'{k}: search {a!r}, here {b!r}' for k, (a, b) in diff.items())
+                                + f"): build the config with TrainConfig.from_search({str(run)!r}, ...), or pass same_data=False")
+
 def _check_config(cfg:TrainConfig):
     "Validate the settings that would otherwise fail only after the run folder is written."
     import_plugins(cfg.plugins)                      # what they register is checked below
@@ -334,13 +346,15 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
                    progress:bool|None=None, # progress bars (default: yes, unless under a test runner)
                    verbose:bool=True, # print a summary line and the cost estimate at the start, the result at the end
                    on_step:Callable|None=None, # called as `on_step(epoch, step, info)` after every step (tests, logging)
+                   same_data:bool=True, # with a search run folder: refuse a `cfg` whose long-tailed set is not the search's (False: other data, on purpose)
                   ) -> TrainResult:
     "Train `genotype`'s evaluation network from scratch on the long-tailed training set; report balanced test accuracy (last epoch)."
     if cfg is None: cfg = TrainConfig()
     if isinstance(cfg, dict): cfg = TrainConfig.from_dict(cfg)
-    mode_cls = get_train_mode(cfg.mode)           # errors come before anything is written
-    _check_config(cfg)
+    _check_config(cfg)                            # errors come before anything is written (plugins first)
+    mode_cls = get_train_mode(cfg.mode)
     geno = as_genotype(genotype)
+    if same_data and isinstance(genotype, (str, Path)): _check_same_data(cfg, Path(genotype))
     if isinstance(genotype, (str, Path)) and (Path(genotype)/'config.json').is_file() and not (Path(genotype)/'result.json').is_file():
         warnings.warn(f'{genotype} is a search that has not finished: training the genotype of its latest epoch')
     dev = available_device(cfg.device)
