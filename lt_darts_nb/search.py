@@ -18,7 +18,7 @@ from .core import (Config, LTDartsError, get_device, available_device, peak_memo
                               save_json, atomic_write, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader)
-from .genotypes import genotype_to_dict, genotype_from_dict, save_genotype
+from .genotypes import PRIMITIVES, genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork, _check_primitives
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
@@ -226,18 +226,21 @@ def get_method(name:str) -> type:
                                                "yours in METHODS from a module named in the plugins setting")
     return METHODS[name]
 
+def _names(s:str|list|tuple|None) -> list:
+    "Comma-separated names (or a list of them) as a list, blanks dropped."
+    return [n.strip() for n in (s.split(',') if isinstance(s, str) else s or ()) if n.strip()]
+
 def search_primitives(cfg:SearchConfig) -> list|None:
     "The supernet's candidate operations: `cfg.primitives` as a list, or None for DARTS' eight (`PRIMITIVES`)."
-    return [p.strip() for p in cfg.primitives.split(',') if p.strip()] or None
+    return _names(cfg.primitives) or None
 
 def import_plugins(plugins:str|list|None, # module names, comma-separated or a list ('' or None: none)
                   ) -> list:
     """Import the modules a run's `plugins` setting names, so that what they register exists in this process: the search
     or training itself, its `--resume`, `lt_darts_train` on the search, a sweep's processes. A module is found where
     Python finds modules (installed, or on `PYTHONPATH`), else in the current folder."""
-    names = [n.strip() for n in (plugins.split(',') if isinstance(plugins, str) else plugins or ()) if n.strip()]
     mods = []
-    for n in names:
+    for n in _names(plugins):
         if n.endswith('.py') or not re.fullmatch(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*', n):
             raise LTDartsError(f"plugin {n!r} is not a module name: give its dotted name (my_methods, not my_methods.py)")
         for attempt in (0, 1):
@@ -605,7 +608,6 @@ def _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs, train_loss, tra
 
 def _primitives_entry(model) -> dict:
     "`{'primitives': [...]}` when the supernet's candidates are not DARTS' eight (the alpha columns' names), else {}."
-    from lt_darts_nb.genotypes import PRIMITIVES
     prims = list(getattr(model, 'primitives', None) or PRIMITIVES)
     return {} if prims == list(PRIMITIVES) else dict(primitives=prims)
 
@@ -691,7 +693,6 @@ def plot_search(history:list|str|Path, # per-epoch records, or a run folder
                ):
     "A 2x2 figure of a search: losses, accuracies by group, normal-cell operation weights, collapse counts."
     import matplotlib.pyplot as plt
-    from lt_darts_nb.genotypes import PRIMITIVES
     if not isinstance(history, list): history = load_history(history)
     ep = [r['epoch'] for r in history]
     fig, ax = plt.subplots(2, 2, figsize=(10, 6.5), dpi=90)

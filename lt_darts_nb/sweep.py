@@ -12,7 +12,7 @@ from pathlib import Path
 from fastcore.meta import delegates
 
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock
-from .search import SearchConfig, METHODS, get_method, import_plugins, _run_started, _check_config as _check_search
+from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes, _peak_mem
 
@@ -231,7 +231,7 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
               ) -> SweepConfig:
     "Read and check the arguments of a sweep (one-line errors) into a `SweepConfig`."
     sopts = parse_options(search_opts, field_defaults(SearchConfig), 'search', SEARCH_RESERVED)
-    plugs = ','.join(dict.fromkeys(n.strip() for n in f"{plugins},{sopts.get('plugins', '')}".split(',') if n.strip()))
+    plugs = ','.join(dict.fromkeys(_names(f"{plugins},{sopts.get('plugins', '')}")))
     if plugs: import_plugins(plugs); sopts['plugins'] = plugs     # before the methods are looked up; the cells pass them on
     ms = parse_list(methods, str, 'methods')
     for m in ms: get_method(m)
@@ -486,7 +486,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         try: _check_search(SearchConfig(**sopts))        # every cell's settings, before any process starts
         except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/search: {e}') from None
         saved = None if share or not _run_started(d/'search') else _read_json(d/'search'/'config.json')   # a config alone is replaced
-        if saved is not None and (diff := config_diff(saved, sopts, sdef, ('device', *SearchConfig.EXEC_FIELDS))):
+        if saved is not None and (diff := config_diff(saved, sopts, sdef, SearchConfig.EXEC_FIELDS)):
             stale[d/'search'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
         if _train_started(d/'train'):     # an evaluation is of one search: it goes stale with it (checked after the loop)
             trains.append((d/'train', share[1] if share else d/'search'))
@@ -499,7 +499,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/train: {e}') from None
             topts = {**{k: getattr(tc, k) for k in ('mode', *SHARED_FIELDS, 'seed')}, **tro}
             tsaved = _read_json(d/'train'/'config.json') if _run_started(d/'train') else None
-            if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, ('device', *TrainConfig.EXEC_FIELDS))):
+            if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, TrainConfig.EXEC_FIELDS)):
                 stale[d/'train'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
             targs = to_flags({**topts, 'device': tsaved.get('device', sdev) if tsaved else sdev}, tdef)
         cell = Cell(m, float(r), int(s), str(d), sdev, to_flags({**sopts, 'device': sdev}, sdef), targs, variant=v)
