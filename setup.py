@@ -3,6 +3,7 @@
 Unlike nbdev's template this file does not import `pkg_resources` (removed from recent setuptools).
 """
 from configparser import ConfigParser
+import re
 from pathlib import Path
 import setuptools
 
@@ -23,8 +24,12 @@ lic = licenses.get(cfg['license'].lower(), (cfg['license'], None))
 
 requirements = cfg.get('requirements', '').split()
 dev_requirements = cfg.get('dev_requirements', '').split()
+_name = lambda r: re.split(r'[<>=!~;\[ ]', r, maxsplit=1)[0].lower()
 extras = {
     'dev': dev_requirements,
+    # what the chapters import beside the package (nbdev's show_doc, the explorers' widgets): a chapter's first cell
+    # installs `lt_darts_nb[notebooks]` where it is missing (Colab)
+    'notebooks': [r for r in dev_requirements if _name(r) in ('nbdev', 'execnb', 'ipywidgets')],
     # torchvision is only needed to download CIFAR from the web and for image grids
     'vision': ['torchvision>=0.19'],
     # the real-browser notebook test (tests/test_browser.py)

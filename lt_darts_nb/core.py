@@ -13,7 +13,7 @@ from filelock import FileLock, Timeout
 # %% auto #0
 __all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'default_data_root', 'data_root', 'get_device', 'available_device',
            'peak_memory_gib', 'seed_everything', 'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json',
-           'folder_lock', 'Config', 'env_info', 'in_test', 'console_command']
+           'folder_lock', 'Config', 'env_info', 'in_test', 'gpu_ready', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -216,6 +216,14 @@ def env_info(device:str|torch.device|None=None) -> dict:
 def in_test() -> bool:
     "True when running under `nbdev_test` (which sets `IN_TEST`) or pytest: notebooks use it to shrink demos."
     return bool(os.environ.get('IN_TEST')) or 'pytest' in sys.modules
+
+# %% ../nbs/00_core.ipynb #531e6be2
+def gpu_ready(what:str='This cell', # what needs the GPU, for the message
+             ) -> bool:
+    "True when a CUDA device is present; otherwise print that `what` needs one and was skipped, and return False."
+    if torch.cuda.is_available(): return True
+    print(f'{what} needs a CUDA device; there is none here, so it was skipped (on a GPU: nbdev_test --flags gpu)')
+    return False
 
 # %% ../nbs/00_core.ipynb #e17ae409
 def console_command(f):

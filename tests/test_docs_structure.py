@@ -58,3 +58,44 @@ def test_every_chapter_linked_from_index():
 def test_index_links_existing_chapters():
     dangling = sorted(s for s in _index_links() if re.match(r"\d\d", s) and s not in CHAPTERS)
     assert not dangling, f"nbs/index.ipynb links chapters that do not exist: {dangling}"
+
+
+_COLAB_CELL = ('try: import lt_darts_nb, nbdev', '%pip install -q "lt_darts_nb[notebooks] @ git+')
+
+
+def _chapter_imports():
+    "{top-level module: [chapters]} of the imports in the chapters' own cells (not the exported ones: the package's)."
+    import ast, sys
+    found = {}
+    for nb in sorted(NBS.glob("*.ipynb")):
+        for c in json.loads(nb.read_text())["cells"]:
+            src = "".join(c["source"])
+            if c["cell_type"] != "code" or re.search(r"^\s*#\|\s*export", src, re.M): continue
+            src = "\n".join(re.match(r"\s*", l).group(0) + "pass" if l.lstrip().startswith(("%", "!")) else l
+                            for l in src.splitlines())                           # magics and shell escapes
+            for n in ast.walk(ast.parse(src)):
+                names = ([a.name for a in n.names] if isinstance(n, ast.Import) else
+                         [n.module] if isinstance(n, ast.ImportFrom) and n.level == 0 else [])
+                for m in names:
+                    top = m.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in ("__future__", "lt_darts_nb"):
+                        found.setdefault(top, []).append(nb.name)
+    return found
+
+
+def test_chapters_install_what_they_import_on_colab():
+    """Each chapter opens (Colab badge in the index) by installing `lt_darts_nb[notebooks]` where the package or nbdev is
+    missing, and that extra with the run-time requirements holds every third-party module the chapters' cells import."""
+    from importlib.metadata import packages_distributions, requires, PackageNotFoundError
+    from packaging.requirements import Requirement
+    for ch in CHAPTERS:
+        first = next(c for c in json.loads((NBS/f"{ch}.ipynb").read_text())["cells"] if c["cell_type"] == "code")
+        assert all(s in "".join(first["source"]) for s in _COLAB_CELL), f"{ch}.ipynb: the first code cell is not the Colab install cell"
+    try: reqs = [Requirement(r) for r in requires("lt_darts_nb") or []]
+    except PackageNotFoundError: pytest.skip("lt_darts_nb is not installed")
+    ok = {r.name.lower() for r in reqs if r.marker is None or r.marker.evaluate({"extra": "notebooks"})}
+    assert {"nbdev", "ipywidgets"} <= ok, f"the notebooks extra lacks nbdev or ipywidgets (reinstall after editing setup.py): {sorted(ok)}"
+    ok |= {"ipython"}                                                            # the kernel's own (Jupyter, Colab)
+    dists = packages_distributions()
+    missing = {m: chs for m, chs in _chapter_imports().items() if not {d.lower() for d in dists.get(m, [m])} & ok}
+    assert not missing, f"chapters import modules that neither the requirements nor the notebooks extra install: {missing}"
