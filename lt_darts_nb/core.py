@@ -184,6 +184,12 @@ def folder_lock(folder:str|Path, # the folder to hold (made if missing)
         if lock is not None: lock.release()
 
 # %% ../nbs/00_core.ipynb #49d549f8
+_isnum = lambda v: isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, (bool, np.bool_))
+_FIELD_TYPES = {  # a declared type: (the test of a value, what to say)
+    'int': (lambda v: isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)), 'an integer'), 'float': (_isnum, 'a number'),
+    'bool': (lambda v: isinstance(v, (bool, np.bool_)), 'True or False'), 'str': (lambda v: isinstance(v, str), 'a string'),
+    'str|None': (lambda v: v is None or isinstance(v, str), 'a string or None')}
+
 class Config:
     "Mixin for the dataclass configs: `to_dict`, `from_dict` (unknown keys are an error), `diff`, and the `EXEC_FIELDS` a resumed run may change."
     EXEC_FIELDS = () # names of the fields that set how a run executes, not what it computes
@@ -201,6 +207,12 @@ class Config:
         a, b = self.to_dict(), other.to_dict()
         keys = list(a) + [k for k in b if k not in a]          # field order, not a set's (stable messages and commands)
         return {k: (a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)}
+    def check_types(self):
+        "A one-line error for a field whose value is not of its declared type (`int`, `float`, `str`, `bool`, `str|None`)."
+        for f in dataclasses.fields(self):
+            v, want = getattr(self, f.name), _FIELD_TYPES.get(str(f.type).replace(' ', ''))
+            if want is not None and not want[0](v):
+                raise LTDartsError(f'{f.name} must be {want[1]}, got {v!r}')
 
 # %% ../nbs/00_core.ipynb #cb1f24c6
 def env_info(device:str|torch.device|None=None) -> dict:

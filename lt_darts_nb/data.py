@@ -35,7 +35,7 @@ def _check_ratio(imb_ratio):
     if isinstance(imb_ratio, (bool, np.bool_)) or not isinstance(imb_ratio, (int, float, np.integer, np.floating)):
         raise LTDartsError(f'imbalance ratio must be a number >= 1 (n_max/n_min, e.g. 100); got {imb_ratio!r}')
     if not np.isfinite(imb_ratio) or imb_ratio < 1:
-        raise LTDartsError(f'imbalance ratio must be >= 1 (n_max/n_min, e.g. 100); got {imb_ratio} '
+        raise LTDartsError(f'imbalance ratio must be >= 1 and finite (n_max/n_min, e.g. 100); got {imb_ratio} '
                            f'(LDAM/BBN imb_factor=0.01 means ratio 100)')
 
 def _lt_counts(n_max, n_classes, imb_ratio, profile='exp', min_count=1) -> tuple[list[int], list[int]]:
@@ -294,6 +294,15 @@ class LTDataset:
     def groups(self, mode:str|None=None, many:int=100, few:int=20) -> dict:
         "Many/medium/few class indices (`class_groups`; default mode from `default_group_mode`)."
         return class_groups(self.counts, many, few, mode or default_group_mode(self.n_classes))
+    def digest(self) -> dict:
+        """Fingerprints of what a run trains and tests on: `labels` (class names, training and test labels in order) and
+        `images` (the pixels). A run records them; its resume compares them (the search chapter)."""
+        def fp(*arrays):
+            h = hashlib.blake2b(digest_size=8)
+            for a in arrays:
+                a = np.ascontiguousarray(a); h.update(f'{a.dtype}{a.shape};'.encode()); h.update(a.data)
+            return h.hexdigest()
+        return dict(labels=fp(np.array(self.class_names), self.y_train, self.y_test), images=fp(self.x_train, self.x_test))
     def __repr__(self):
         return (f'LTDataset({self.name}, ratio={self.imb_ratio:g}, profile={self.profile}, train={len(self.y_train)} '
                 f'({self.counts[0]}..{self.counts[-1]} per class), test={len(self.y_test)}, classes={self.n_classes}, '
@@ -412,7 +421,8 @@ def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:
     present = info.get('present')
     if present is not None and not present[idx].all():
         raise LTDartsError(f"{info['path']} is a packed copy that lacks {int((~present[idx]).sum()):,} images of the ratio-{imb_ratio:g} "
-                           f"subset ({profile}, seed {seed}): pack one for it (lt_darts_pack --ratios {imb_ratio:g} --seeds {seed}) "
+                           f"subset ({profile}, seed {seed}): pack one for it (lt_darts_pack --ratios {imb_ratio:g} --seeds {seed}"
+                           f"{'' if profile == 'exp' else ' --profiles ' + profile}) "
                            f"or point LT_DARTS_DATA at the full copy")
     return LTDataset(key, x[idx], y[idx], xt, yt, lt_counts(len(y) // C, C, imb_ratio, profile), info['class_names'],
                      float(imb_ratio), profile, _CIFAR[key]['mean'], _CIFAR[key]['std'], info['source'], seed, idx)
@@ -598,6 +608,7 @@ def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', s
 
 # %% ../nbs/01_data.ipynb #1c7bc0de
 IMAGE_EXTENSIONS = ('.png', '.jpg', '.jpeg', '.bmp', '.gif', '.webp')
+_SPLIT_NAMES = {'train', 'test', 'val', 'valid', 'validation'}   # sub-folders of a split layout (torchvision's), not classes
 
 def image_folder_files(path:str|Path, # folder with one sub-folder per class
                        extensions=IMAGE_EXTENSIONS, # file suffixes read (case-insensitive)
@@ -608,6 +619,9 @@ def image_folder_files(path:str|Path, # folder with one sub-folder per class
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.'))
     if len(classes) < 2:
         raise LTDartsError(f'{root} has {len(classes)} class sub-folder(s): put the images of each class in its own sub-folder (at least 2)')
+    if {c.lower() for c in classes} <= _SPLIT_NAMES and 'train' in {c.lower() for c in classes}:
+        raise LTDartsError(f'{root} holds the splits {", ".join(classes)}, not classes: point at its train folder ({root/classes[[c.lower() for c in classes].index("train")]}); '
+                           'the package holds out its own balanced test set')
     exts = tuple(e.lower() if e.startswith('.') else '.' + e.lower() for e in extensions)
     files, labels = [], []
     for c, name in enumerate(classes):
@@ -689,7 +703,8 @@ def image_folder_lt(path:str|Path, # folder with one sub-folder per class (class
                     profile:str='exp', # 'exp' or 'step' (only when imb_ratio > 1)
                     test_per_class:int|float|None=None, # balanced test set held out first: int = images per class, float = fraction of the smallest class (None: 0.2), at least 1
                     size:int=32, # images are resized to size x size RGB (PIL, bilinear with antialiasing)
-                    seed:int=0, # seed of the test split and of the long-tail draw
+                    seed:int=0, # seed of the long-tail draw (`lt_seed`)
+                    test_seed:int=0, # seed of the test split: fixed, so that every `seed` is tested on the same images
                     extensions=IMAGE_EXTENSIONS, # file suffixes read (case-insensitive)
                     cache:bool=True, # cache the decoded images as .npz under data_root(root)/cache
                     n_max:int|None=None, # head size for imb_ratio > 1 (None: the largest every class can supply)
@@ -718,9 +733,10 @@ def image_folder_lt(path:str|Path, # folder with one sub-folder per class (class
     small = [f'{names[c]!r} ({sizes[c]})' for c in range(C) if sizes[c] < t + 1]
     if small:
         raise LTDartsError(f'class(es) {", ".join(small)} have too few images for {t} test image(s) per class plus 1 for training: '
-                           f'add images or lower test_per_class')
+                           + ('add images to them or remove their folders' if t == 1 else
+                              'add images, remove their folders or lower test_per_class (image_folder_lt)'))
     x_all, cache_path = _folder_images(folder, files, size, cache, root, verbose)
-    rng = np.random.RandomState(seed); test, pool = [], []
+    rng = np.random.RandomState(test_seed); test, pool = [], []
     for c in range(C):
         idx = np.flatnonzero(labels == c); rng.shuffle(idx)
         test.append(np.sort(idx[:t])); pool.append(np.sort(idx[t:]))

@@ -13,11 +13,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
+from fastcore.basics import tuplify
 
 from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint,
                               save_json, atomic_write, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
-                              DeviceLoader)
+                              DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind)
 from .genotypes import PRIMITIVES, genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork, _check_primitives
 from .architect import Architect
@@ -257,11 +258,12 @@ def import_plugins(plugins:str|list|None, # module names, comma-separated or a l
 def load_search_data(cfg:SearchConfig):
     "The long-tailed dataset a config asks for (`make_lt`, or `synthetic_lt` for `dataset='synthetic'`)."
     if cfg.imb_ratio < 1: raise LTDartsError(f'imb_ratio must be >= 1 (got {cfg.imb_ratio})')
-    if cfg.dataset == 'synthetic':
+    key = dataset_name(cfg.dataset)            # 'Synthetic', 'CIFAR-10': the canonical name
+    if key == 'synthetic':
         counts = lt_counts(cfg.synthetic_n_max, 10, cfg.imb_ratio, cfg.profile)
         return synthetic_lt(counts, cfg.synthetic_n_test, size=cfg.synthetic_size, seed=cfg.lt_seed,
                             imb_ratio=cfg.imb_ratio, profile=cfg.profile)
-    if cfg.dataset.lower().startswith('folder:'):
+    if key.startswith(FOLDER_PREFIX):
         return make_lt(cfg.dataset, cfg.imb_ratio, profile=cfg.profile, root=cfg.data_root, seed=cfg.lt_seed, size=cfg.image_size)
     return make_lt(cfg.dataset, cfg.imb_ratio, profile=cfg.profile, root=cfg.data_root, seed=cfg.lt_seed)
 
@@ -290,9 +292,9 @@ def evaluate(model:nn.Module, # the network (put in eval mode here)
     per_class = (correct_c / total_c.clamp_min(1)).tolist()
     res = dict(loss=loss_sum.item() / max(total_c.sum().item(), 1), acc=correct_c.sum().item() / max(total_c.sum().item(), 1),
                per_class=per_class)
-    for g, idx in (groups or {}).items():
+    for g, idx in (groups or {}).items():     # a group without classes has no accuracy: no entry (never NaN in a record)
         idx = [int(i) for i in idx]
-        res[g] = float(np.mean([per_class[i] for i in idx])) if len(idx) else float('nan')
+        if idx: res[g] = float(np.mean([per_class[i] for i in idx]))
     return res
 
 def _autocast(dev:torch.device, amp:str):
@@ -356,16 +358,35 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     save_json(cfg.to_dict(), cfg_file)
     return None, {}
 
-def _log_session(out:Path, cfg, dev, step, start:int, changed:dict):
+def _log_session(out:Path, cfg, dev, step, start:int, changed:dict, data:dict|None=None, data_changed:bool=False):
     """Record one start or resume of a run, once every check has passed and the checkpoint has loaded: `config.json`
-    (rewritten when a resume `changed` execution fields), `env.json` (replaced) and a line of `sessions.jsonl` (appended)."""
+    (rewritten when a resume `changed` execution fields), `env.json` (replaced) and a line of `sessions.jsonl` (appended),
+    with the `data` digest the session ran on (`LTDataset.digest`) and whether its images changed since the last one."""
     if changed: save_json(cfg.to_dict(), out/'config.json')
     env = dict(env_info(dev), step_mode=step.mode, step_fallback=step.fallback)
     save_json(env, out/'env.json')
     rec = dict(started=time.strftime('%Y-%m-%dT%H:%M:%S%z'), start_epoch=start, changed=changed, **env)
+    if data is not None: rec.update(data=data, **({'data_changed': True} if data_changed else {}))
     p = out/'sessions.jsonl'
     old = p.read_text() if p.exists() else ''
     with atomic_write(p, 'w') as f: f.write(old + json.dumps(rec) + '\n')
+
+def _resume_data(out:Path, digest:dict) -> bool:
+    """On a resume, compare the data's `digest` (`LTDataset.digest`) with the one the run's last session recorded:
+    other classes or labels are refused (the checkpoint belongs to other data); other pixels with the same labels (a
+    re-encoded or edited image) are allowed with a warning, and the session records it. True when the images changed."""
+    p = out/'sessions.jsonl'
+    recs = [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+    last = next((r['data'] for r in reversed(recs) if isinstance(r.get('data'), dict)), None)
+    if last is None: return False                   # a run started before runs recorded their data
+    if last.get('labels') != digest['labels']:
+        raise LTDartsError(f'cannot resume {out} on other data: the classes or labels of its training or test set changed since '
+                           f'its last session (images or class folders added or removed?): restore them, or start the run in another folder')
+    if last.get('images') != digest['images']:
+        warnings.warn(f'{out}: the images changed since the last session (the same labels): the run goes on with the new ones '
+                      f'(sessions.jsonl records it)')
+        return True
+    return False
 
 def _resume_note(out:Path, start:int, epochs:int, changed:dict) -> str:
     now = ', '.join(f'{k}={b!r} (was {a!r})' for k, (a, b) in changed.items())
@@ -435,14 +456,33 @@ def n_evaluations(epochs:int, eval_every:int) -> int:
     "How many epochs a run evaluates (`is_eval_epoch`)."
     return sum(is_eval_epoch(e, epochs, eval_every) for e in range(epochs))
 
+def _check_seeds(cfg, names):
+    "Seeds are integers in [0, 2**32) (numpy's range): a one-line error otherwise."
+    for k in names:
+        v = getattr(cfg, k)
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < 2**32:
+            raise LTDartsError(f'{k} must be an integer from 0 to 2**32 - 1, got {v!r}')
+
 def _check_config(cfg:SearchConfig):
     "Validate the settings that would otherwise fail only after the run folder is written (a sweep checks every cell with it)."
+    cfg.check_types()                          # imb_ratio='100', epochs=2.0, deterministic='no': one line, before any comparison
     import_plugins(cfg.plugins)                # what they register is checked below
     get_method(cfg.method).check_config(cfg)
     if (prims := search_primitives(cfg)) is not None:
         _check_primitives(prims)
         if 'none' not in prims: raise LTDartsError(f"primitives {cfg.primitives!r} lack 'none', which the search space needs: add it")
+    dataset_name(cfg.dataset)                  # a known dataset, or folder:PATH
+    _check_seeds(cfg, ('seed', 'lt_seed'))
+    if not 0 < cfg.train_frac < 1: raise LTDartsError(f'train_frac must be in (0, 1), got {cfg.train_frac}: the fraction of each class in the weight half (0.5 in DARTS)')
     if cfg.select not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {cfg.select!r}: use 'last' or 'best_val'")
+    for s in (cfg.weight_sampler, cfg.arch_sampler):
+        if s: sampler_kind(s)                  # a known sampler
+    if cfg.arch_order not in (1, 2): raise LTDartsError(f'arch_order must be 1 (first order) or 2 (second order, unrolled), got {cfg.arch_order}')
+    if cfg.C < 1 or cfg.layers < 1: raise LTDartsError(f'C and layers must be >= 1 (got C={cfg.C}, layers={cfg.layers})')
+    if not cfg.grad_clip >= 0: raise LTDartsError(f'grad_clip must be >= 0 (got {cfg.grad_clip}): the largest gradient norm, 0 turns clipping off')
+    if not 0 <= cfg.bbn_infer_a <= 1:          # else the first evaluation fails, after an epoch of the search (and every resume again)
+        raise LTDartsError(f'bbn_infer_a must be in [0, 1] (got {cfg.bbn_infer_a}): 0.5 weighs both branches equally, as BBN does')
+    if not 0 <= cfg.rw_beta < 1: raise LTDartsError(f'rw_beta must be in [0, 1) (got {cfg.rw_beta}): 0.9999 is the effective-number default')
     if cfg.collapse_action not in ('warn', 'stop'): raise LTDartsError(f"unknown collapse_action {cfg.collapse_action!r}: use 'warn' or 'stop'")
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
@@ -485,6 +525,8 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
 def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchResult:
     "The run of `search`, holding its folder: prepare the folder, start or resume, loop over the epochs, select the genotype."
     ckpt, changed = _prepare_run(out, cfg, resume)
+    digest = data.digest()
+    data_changed = ckpt is not None and _resume_data(out, digest)   # before the checkpoint meets the model
     seed_everything(cfg.seed, cfg.deterministic)
 
     # data: DARTS split of the long-tailed training set; balanced test set for reporting only
@@ -528,7 +570,7 @@ def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchRe
             return _finish(out, cfg, history, verbose)
     elif verbose and start < cfg.epochs: _print_cost(cfg, method, model, dev, steps, data.x_train.shape[1], (len(va), len(data.y_test)))
     step_fn = _search_step(cfg, method, model, w_opt, architect)       # after loading: it configures the optimisers
-    _log_session(out, cfg, dev, step_fn, start, changed)
+    _log_session(out, cfg, dev, step_fn, start, changed, digest, data_changed)
 
     ebar = tqdm(range(start, cfg.epochs), desc=f'search {cfg.method}', disable=not progress, initial=start, total=cfg.epochs)
     for epoch in ebar:
@@ -747,6 +789,9 @@ def search_many(cfg:SearchConfig, # the configuration shared by every run
                 verbose:bool=True, # print the table and the choice
                ) -> dict:
     "Search every (subset draw, seed) pair; report each run and mean +- std; keep one architecture by `rule`."
+    if isinstance(cfg, dict): cfg = SearchConfig.from_dict(cfg)
+    if rule != 'best_val': raise LTDartsError(f"unknown run-selection rule {rule!r}: use 'best_val'")   # before the searches
+    seeds, lt_seeds = list(dict.fromkeys(tuplify(seeds))), list(dict.fromkeys(tuplify(lt_seeds)))   # a repeated seed is one run
     out, rows = Path(out), []
     for lt in lt_seeds:
         for sd in seeds:

@@ -36,7 +36,7 @@ def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
     items = [x for x in items if not (isinstance(x, str) and x == '')]
     try: out = [typ(x) for x in items]
     except (TypeError, ValueError):
-        raise LTDartsError(f'cannot read {what} {s!r}: give comma-separated {typ.__name__} values, e.g. 0,1,2') from None
+        raise LTDartsError(f"cannot read {what} {s!r}: give comma-separated {typ.__name__} values, e.g. {'100,50,10' if typ is float else '0,1,2'}") from None
     if not out: raise LTDartsError(f'no {what} given: give at least one')
     dup = sorted({str(x) for x in out if out.count(x) > 1})
     if dup: raise LTDartsError(f'{what} repeated: {", ".join(dup)}: give each once')
@@ -72,7 +72,7 @@ def _convert(v, default, name:str, what:str):
             raise ValueError
         if isinstance(default, int):
             if isinstance(v, float) and v.is_integer(): return int(v)
-            if isinstance(v, bool): raise ValueError
+            if isinstance(v, (bool, float)): raise ValueError   # 1.5 from a dict or JSON: not cut to 1
             return int(v)
         if isinstance(default, float):
             if isinstance(v, bool): raise ValueError

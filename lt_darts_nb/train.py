@@ -22,7 +22,7 @@ from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
-                                _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _check_seeds, _resume_data, dataset_name, _run_started, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, is_eval_epoch)
 
 # %% auto #0
@@ -296,7 +296,10 @@ def _check_same_data(cfg:TrainConfig, run:Path):
 
 def _check_config(cfg:TrainConfig):
     "Validate the settings that would otherwise fail only after the run folder is written."
+    cfg.check_types()                                # a string for a number, 2.0 for an integer: one line, before any comparison
     import_plugins(cfg.plugins)                      # what they register is checked below
+    dataset_name(cfg.dataset)                        # a known dataset, or folder:PATH
+    _check_seeds(cfg, ('seed', 'lt_seed'))
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
     if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every})')
@@ -306,6 +309,8 @@ def _check_config(cfg:TrainConfig):
     if not 0 <= cfg.bbn_infer_a <= 1:   # else the first evaluation fails, after an epoch of training (and every resume again)
         raise LTDartsError(f'bbn_infer_a must be in [0, 1] (got {cfg.bbn_infer_a}): 0.5 weighs both branches equally, as BBN does')
     if not 0 <= cfg.drop_path_prob < 1: raise LTDartsError(f'drop_path_prob must be in [0, 1) (got {cfg.drop_path_prob})')
+    if not cfg.grad_clip >= 0: raise LTDartsError(f'grad_clip must be >= 0 (got {cfg.grad_clip}): the largest gradient norm, 0 turns clipping off')
+    if not cfg.weight_decay >= 0: raise LTDartsError(f'weight_decay must be >= 0 (got {cfg.weight_decay})')
     if cfg.imb_ratio < 1: raise LTDartsError(f'imb_ratio must be >= 1 (got {cfg.imb_ratio})')
     get_adaptor(cfg.bbn_adaptor)
     _autocast(torch.device('cpu'), cfg.amp)   # validates amp
@@ -383,8 +388,10 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
     if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
     model.generator = torch.Generator(device=dev).manual_seed(cfg.seed)   # drop-path masks: own, saved stream
     ckpt, changed = _prepare_run(out, cfg, resume)
-    gfile = out/'genotype.json'
-    if gfile.exists() and genotype_to_dict(load_genotype(gfile)) != genotype_to_dict(geno):
+    digest = data.digest()
+    data_changed = ckpt is not None and _resume_data(out, digest)   # before the checkpoint meets the model
+    gfile = out/'genotype.json'                   # a run that never finished an epoch keeps nothing: not its genotype either
+    if gfile.exists() and _run_started(out) and genotype_to_dict(load_genotype(gfile)) != genotype_to_dict(geno):
         raise LTDartsError(f'{out} trained another genotype ({gfile}): use the same genotype or another output folder')
     save_genotype(geno, gfile)
 
@@ -403,7 +410,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
         _write_history(out, history)              # drop records of the interrupted epoch, if any were written
         if verbose: print(_resume_note(out, start, cfg.epochs, changed))
     step_fn = TrainStep(model, opt, mode.loss, cfg.grad_clip, cfg.amp, cfg.step_mode, cfg.fused)   # after loading: it configures opt
-    _log_session(out, cfg, dev, step_fn, start, changed)
+    _log_session(out, cfg, dev, step_fn, start, changed, digest, data_changed)
     if verbose and ckpt is None:
         print(f'training {cfg.mode!r} on {data.name} (ratio {data.imb_ratio:g}, {len(data.y_train)} images): '
               f'{n_params / 1e6:.3f}M parameters, {steps} steps/epoch x {cfg.epochs} epochs on {dev}')
@@ -432,7 +439,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
         if is_eval_epoch(epoch, cfg.epochs, cfg.eval_every):
             t1 = time.time()
             ev = evaluate(model, test_loader, mode.predict, n_classes, groups, amp=cfg.amp)
-            rec.update(test_loss=ev['loss'], test_acc=ev['acc'], **{f'test_{k}': ev[k] for k in ('many', 'medium', 'few')},
+            rec.update(test_loss=ev['loss'], test_acc=ev['acc'], **{f'test_{k}': ev[k] for k in ('many', 'medium', 'few') if k in ev},
                        test_per_class=ev['per_class'], eval_s=time.time() - t1)
         rec.update(n_steps=steps, time_s=time.time() - t0)      # the epoch's steps and seconds
         if (peak := peak_memory_gib(dev)) is not None: rec['peak_mem_gib'] = peak    # CUDA only: the epoch's peak, evaluation included
@@ -443,7 +450,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
                              drop_path_rng=model.generator.get_state(), torch_rng=torch.get_rng_state(), np_rng=_np_state(),
                              py_rng=list(random.getstate()), history=history), out/'checkpoint.pt')
         post = dict(loss=f'{train_loss:.3f}', train=f'{train_acc:.3f}')
-        if 'test_acc' in rec: post.update(test=f'{rec["test_acc"]:.3f}', few=f'{rec["test_few"]:.3f}')
+        if 'test_acc' in rec: post.update(test=f'{rec["test_acc"]:.3f}', **({'few': f'{rec["test_few"]:.3f}'} if 'test_few' in rec else {}))
         ebar.set_postfix(**post)
     return _finish_train(out, cfg, geno, history, n_params, count_params(model, exclude_aux=False), verbose)
 
@@ -480,7 +487,7 @@ def plot_train(history:list|str|Path, # per-epoch records, or a run folder
     ax[0].set(title='loss', xlabel='epoch'); ax[0].legend()
     ax[1].plot(ep, [r['train_acc'] for r in history], label='train', color='grey')
     for k, lab, ls in (('test_acc', 'test (balanced)', '-'), ('test_many', 'many', '--'), ('test_medium', 'medium', '--'), ('test_few', 'few', '--')):
-        if ev: ax[1].plot([r['epoch'] for r in ev], [r[k] for r in ev], label=lab, ls=ls, marker='.')
+        if ev and k in ev[0]: ax[1].plot([r['epoch'] for r in ev], [r[k] for r in ev], label=lab, ls=ls, marker='.')
     ax[1].set(title='accuracy', xlabel='epoch', ylim=(0, 1)); ax[1].legend(fontsize=8)
     lr = np.array([r['lr'] for r in history])
     ax[2].plot(ep, lr / max(lr.max(), 1e-12), label=f'lr / {lr.max():.3g}')
