@@ -619,9 +619,10 @@ def image_folder_files(path:str|Path, # folder with one sub-folder per class
     classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith('.'))
     if len(classes) < 2:
         raise LTDartsError(f'{root} has {len(classes)} class sub-folder(s): put the images of each class in its own sub-folder (at least 2)')
-    if {c.lower() for c in classes} <= _SPLIT_NAMES and 'train' in {c.lower() for c in classes}:
-        raise LTDartsError(f'{root} holds the splits {", ".join(classes)}, not classes: point at its train folder ({root/classes[[c.lower() for c in classes].index("train")]}); '
-                           'the package holds out its own balanced test set')
+    low = [c.lower() for c in classes]
+    if set(low) <= _SPLIT_NAMES and 'train' in low:
+        raise LTDartsError(f'{root} holds the splits {", ".join(classes)}, not classes: point at its train folder '
+                           f'({root/classes[low.index("train")]}); the package holds out its own balanced test set')
     exts = tuple(e.lower() if e.startswith('.') else '.' + e.lower() for e in extensions)
     files, labels = [], []
     for c, name in enumerate(classes):

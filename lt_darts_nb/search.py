@@ -456,33 +456,31 @@ def n_evaluations(epochs:int, eval_every:int) -> int:
     "How many epochs a run evaluates (`is_eval_epoch`)."
     return sum(is_eval_epoch(e, epochs, eval_every) for e in range(epochs))
 
-def _check_seeds(cfg, names):
-    "Seeds are integers in [0, 2**32) (numpy's range): a one-line error otherwise."
-    for k in names:
-        v = getattr(cfg, k)
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not 0 <= v < 2**32:
-            raise LTDartsError(f'{k} must be an integer from 0 to 2**32 - 1, got {v!r}')
+def _check_shared(cfg):
+    "The checks of the fields a `SearchConfig` and a `TrainConfig` share (types first, so that the comparisons can run)."
+    cfg.check_types()                          # imb_ratio='100', epochs=2.0, deterministic='no': one line, before any comparison
+    dataset_name(cfg.dataset)                  # a known dataset, or folder:PATH
+    for k in ('seed', 'lt_seed'):
+        if not 0 <= getattr(cfg, k) < 2**32: raise LTDartsError(f'{k} must be an integer from 0 to 2**32 - 1, got {getattr(cfg, k)!r}')
+    if not cfg.grad_clip >= 0: raise LTDartsError(f'grad_clip must be >= 0 (got {cfg.grad_clip}): the largest gradient norm, 0 turns clipping off')
+    if not 0 <= cfg.bbn_infer_a <= 1:          # else the first evaluation fails, after an epoch of training (and every resume again)
+        raise LTDartsError(f'bbn_infer_a must be in [0, 1] (got {cfg.bbn_infer_a}): 0.5 weighs both branches equally, as BBN does')
+    if not 0 <= cfg.rw_beta < 1: raise LTDartsError(f'rw_beta must be in [0, 1) (got {cfg.rw_beta}): 0.9999 is the effective-number default')
 
 def _check_config(cfg:SearchConfig):
     "Validate the settings that would otherwise fail only after the run folder is written (a sweep checks every cell with it)."
-    cfg.check_types()                          # imb_ratio='100', epochs=2.0, deterministic='no': one line, before any comparison
+    _check_shared(cfg)
     import_plugins(cfg.plugins)                # what they register is checked below
     get_method(cfg.method).check_config(cfg)
     if (prims := search_primitives(cfg)) is not None:
         _check_primitives(prims)
         if 'none' not in prims: raise LTDartsError(f"primitives {cfg.primitives!r} lack 'none', which the search space needs: add it")
-    dataset_name(cfg.dataset)                  # a known dataset, or folder:PATH
-    _check_seeds(cfg, ('seed', 'lt_seed'))
     if not 0 < cfg.train_frac < 1: raise LTDartsError(f'train_frac must be in (0, 1), got {cfg.train_frac}: the fraction of each class in the weight half (0.5 in DARTS)')
     if cfg.select not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {cfg.select!r}: use 'last' or 'best_val'")
     for s in (cfg.weight_sampler, cfg.arch_sampler):
         if s: sampler_kind(s)                  # a known sampler
     if cfg.arch_order not in (1, 2): raise LTDartsError(f'arch_order must be 1 (first order) or 2 (second order, unrolled), got {cfg.arch_order}')
     if cfg.C < 1 or cfg.layers < 1: raise LTDartsError(f'C and layers must be >= 1 (got C={cfg.C}, layers={cfg.layers})')
-    if not cfg.grad_clip >= 0: raise LTDartsError(f'grad_clip must be >= 0 (got {cfg.grad_clip}): the largest gradient norm, 0 turns clipping off')
-    if not 0 <= cfg.bbn_infer_a <= 1:          # else the first evaluation fails, after an epoch of the search (and every resume again)
-        raise LTDartsError(f'bbn_infer_a must be in [0, 1] (got {cfg.bbn_infer_a}): 0.5 weighs both branches equally, as BBN does')
-    if not 0 <= cfg.rw_beta < 1: raise LTDartsError(f'rw_beta must be in [0, 1) (got {cfg.rw_beta}): 0.9999 is the effective-number default')
     if cfg.collapse_action not in ('warn', 'stop'): raise LTDartsError(f"unknown collapse_action {cfg.collapse_action!r}: use 'warn' or 'stop'")
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')

@@ -22,7 +22,7 @@ from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
-                                _check_seeds, _resume_data, dataset_name, _run_started, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _check_shared, _resume_data, dataset_name, _run_started, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, is_eval_epoch)
 
 # %% auto #0
@@ -296,20 +296,15 @@ def _check_same_data(cfg:TrainConfig, run:Path):
 
 def _check_config(cfg:TrainConfig):
     "Validate the settings that would otherwise fail only after the run folder is written."
-    cfg.check_types()                                # a string for a number, 2.0 for an integer: one line, before any comparison
+    _check_shared(cfg)                               # types, data, seeds, grad_clip, bbn_infer_a, rw_beta: as the search's
     import_plugins(cfg.plugins)                      # what they register is checked below
-    dataset_name(cfg.dataset)                        # a known dataset, or folder:PATH
-    _check_seeds(cfg, ('seed', 'lt_seed'))
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
     if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every})')
     if cfg.eval_batch_size < 1: raise LTDartsError(f'eval_batch_size must be >= 1 (got {cfg.eval_batch_size})')
     if cfg.cutout < 0: raise LTDartsError(f'cutout must be >= 0 (got {cfg.cutout}): 0 turns it off')
     if not cfg.max_steps >= 0: raise LTDartsError(f'max_steps must be >= 0 (got {cfg.max_steps}): 0 runs a full pass over the training set')
-    if not 0 <= cfg.bbn_infer_a <= 1:   # else the first evaluation fails, after an epoch of training (and every resume again)
-        raise LTDartsError(f'bbn_infer_a must be in [0, 1] (got {cfg.bbn_infer_a}): 0.5 weighs both branches equally, as BBN does')
     if not 0 <= cfg.drop_path_prob < 1: raise LTDartsError(f'drop_path_prob must be in [0, 1) (got {cfg.drop_path_prob})')
-    if not cfg.grad_clip >= 0: raise LTDartsError(f'grad_clip must be >= 0 (got {cfg.grad_clip}): the largest gradient norm, 0 turns clipping off')
     if not cfg.weight_decay >= 0: raise LTDartsError(f'weight_decay must be >= 0 (got {cfg.weight_decay})')
     if cfg.imb_ratio < 1: raise LTDartsError(f'imb_ratio must be >= 1 (got {cfg.imb_ratio})')
     get_adaptor(cfg.bbn_adaptor)
