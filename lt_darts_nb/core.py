@@ -13,7 +13,7 @@ from filelock import FileLock, Timeout
 # %% auto #0
 __all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'default_data_root', 'data_root', 'get_device', 'available_device',
            'peak_memory_gib', 'seed_everything', 'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json',
-           'folder_lock', 'Config', 'env_info', 'in_test', 'gpu_ready', 'console_command']
+           'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -215,11 +215,39 @@ class Config:
                 raise LTDartsError(f'{f.name} must be {want[1]}, got {v!r}')
 
 # %% ../nbs/00_core.ipynb #cb1f24c6
+def _git(root:Path, *args) -> str|None:
+    "Output of `git -C root ARGS` (stripped), or None when git is missing, fails or hangs."
+    import subprocess
+    try: r = subprocess.run(['git', '-C', str(root), *args], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError): return None
+    return r.stdout.strip() if r.returncode == 0 else None
+
+def source_info(pkg_dir:str|Path|None=None, # the package's folder (default: this package's)
+                dist:str='lt_darts_nb', # the distribution whose install record to read when `pkg_dir` is not in a checkout
+               ) -> dict:
+    """The source the package runs from: `commit` (git) and `dirty` (whether the package's files differ from it) when
+    `pkg_dir` sits at the top of a git checkout (an editable install, a notebook in the repository); for an install made
+    with `pip install git+...`, the `commit` pip recorded; `{}` when neither is known (a release from an index)."""
+    import lt_darts_nb
+    pkg_dir = Path(pkg_dir or Path(lt_darts_nb.__file__).parent).resolve()
+    top = _git(pkg_dir, 'rev-parse', '--show-toplevel')
+    if top and Path(top).resolve() == pkg_dir.parent:     # a checkout of the package, not a venv inside some other repository
+        commit = _git(pkg_dir, 'rev-parse', 'HEAD')
+        status = _git(pkg_dir, 'status', '--porcelain', '--untracked-files=no', '--', '.')
+        if commit: return dict(commit=commit, **({} if status is None else dict(dirty=bool(status))))
+    try:
+        from importlib.metadata import distribution, PackageNotFoundError
+        d = json.loads(distribution(dist).read_text('direct_url.json') or '{}')
+        commit = d.get('vcs_info', {}).get('commit_id')
+        return dict(commit=commit) if commit else {}
+    except Exception: return {}                          # not installed, or a record pip did not write
+
 def env_info(device:str|torch.device|None=None) -> dict:
-    "Versions of Python, torch and numpy, the platform, and the device (with the GPU's name when on CUDA)."
+    """Versions of Python, torch and numpy, the platform, the device (with the GPU's name when on CUDA), and the commit
+    the package's code comes from (`source_info`), so every result can be traced to the code that made it."""
     from lt_darts_nb import __version__
     dev = get_device(device) if device is not None else None
-    info = dict(lt_darts_nb=__version__, python=platform.python_version(), torch=torch.__version__,
+    info = dict(lt_darts_nb=__version__, **source_info(), python=platform.python_version(), torch=torch.__version__,
                 numpy=np.__version__, platform=platform.platform(), device=str(dev) if dev else None,
                 cuda=torch.version.cuda, cuda_available=torch.cuda.is_available())
     if dev is not None and dev.type == 'cuda': info['gpu'] = torch.cuda.get_device_name(dev)
