@@ -76,7 +76,7 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
                param_free_normal=n_param_free(g, 'normal'), param_free_reduce=n_param_free(g, 'reduce'),
                genotype=g, select=rule, selected_epoch=sel, path=str(run),
                run=str(run.relative_to(root)) if root is not None else run.name, variant=_sweep_variant(run),
-               device=env.get('device'), gpu=env.get('gpu'),
+               device=env.get('device'), gpu=env.get('gpu'), commit=env.get('commit'), dirty=env.get('dirty'),
                time_s=float(sum(r.get('time_s', 0.0) for r in hist)), eval_s=float(sum(r.get('eval_s', 0.0) for r in hist)),
                peak_mem_gib=_peak_mem(hist))
     return row
@@ -162,6 +162,9 @@ def group_stats(rows:list[dict], # from `collect_runs`
     "Per group: the key values, `n`, `<metric>_mean`, `<metric>_std` (None when n = 1) and a `note` (unfinished runs, repeated seeds)."
     if isinstance(by, str): by = (by,)
     if isinstance(metrics, str): metrics = (metrics,)
+    known = set().union(*rows) if rows else set()
+    if bad := [k for k in (*by, *metrics) if rows and k not in known]:
+        raise LTDartsError(f"unknown row key(s) {', '.join(map(repr, bad))}: use keys of `collect_runs` rows, e.g. {', '.join(sorted(known)[:8])}")
     groups = {}
     for r in sorted(rows, key=_row_order): groups.setdefault(tuple(r.get(k) for k in by), []).append(r)
     out = []
@@ -365,10 +368,12 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     if show:
         from IPython.display import display, Markdown
         gpus = sorted({str(r['gpu'] or r['device']) for r in rows})
+        code = sorted({r['commit'][:8] + ('+edits' if r.get('dirty') else '') for r in rows if r.get('commit')})
         hours = sum(r['time_s'] for r in rows) / 3600
         state = (f'{len(done)} finished and {len(rows) - len(done)} unfinished run(s) under `{where}`' if done else
                  f'**In progress, not results**: {len(rows)} unfinished run(s) under `{where}`, each at the last epoch it has reached')
-        display(Markdown(f'{state} ({", ".join(gpus)}; {hours:.2f} hours of search in all). '
+        display(Markdown(f'{state} ({", ".join(gpus)}; {hours:.2f} hours of search in all'
+                         + (f'; code at commit {", ".join(code)}' if code else '') + '). '
                          'Mean ± std over seeds; accuracies on the balanced test set at the last epoch run; '
                          'collapse counts of the selected genotype.\n\n' + table))
         for f in figs.values():
