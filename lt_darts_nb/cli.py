@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse, sys, json
 from pathlib import Path
 from fastcore.meta import delegates
-from .core import LTDartsError, console_command
+from .core import LTDartsError, console_command, command_parser
 from .search import SearchConfig, search, plot_search
 
 # %% auto #0
@@ -56,8 +56,7 @@ _ARGV = None   # the options `cli_main` is running a command with (None: this pr
 
 def _given(f, argv:list|None=None) -> set:
     "Names of the options of command `f` that the command line `argv` (default: this process's) spells out, abbreviations and `--no-` forms included."
-    from fastcore.script import anno_parser
-    p = anno_parser(f)
+    p = command_parser(f)
     for a in p._actions: a.default = argparse.SUPPRESS        # what is left in the namespace was given
     try: ns, _ = p.parse_known_args(list(sys.argv[1:] if argv is None else argv))
     except SystemExit: return set()                             # not this command's line (e.g. a Jupyter kernel's)
@@ -157,9 +156,8 @@ def cli_main(argv:list|None=None, # [COMMAND, OPTIONS...] (default: `sys.argv[1:
     if fn is None:
         print(f'lt_darts_nb.cli: error: unknown command {name!r}: use one of {", ".join(COMMANDS)}', file=sys.stderr)
         sys.exit(2)
-    from fastcore.script import anno_parser
     f = fn.__wrapped__                                     # the function under `call_parse`
-    args = vars(anno_parser(f, prog=name).parse_args(argv))
+    args = vars(command_parser(f, prog=name).parse_args(argv))
     args.pop('pdb', None); args.pop('xtra', None)
     global _ARGV
     _ARGV, prev = argv, _ARGV                              # which options were given (`lt_darts_train` reads it)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4a9a199d
 from __future__ import annotations
-import os, re, sys, json, random, platform, tempfile, zipfile, contextlib, dataclasses, pickle, warnings
+import os, re, sys, json, random, platform, tempfile, zipfile, contextlib, dataclasses, pickle, warnings, argparse, functools
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,7 +13,8 @@ from filelock import FileLock, Timeout
 # %% auto #0
 __all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'default_data_root', 'data_root', 'get_device', 'available_device',
            'peak_memory_gib', 'seed_everything', 'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json',
-           'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready', 'console_command']
+           'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready', 'command_parser',
+           'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -193,6 +194,9 @@ _FIELD_TYPES = {  # a declared type: (the test of a value, what to say)
 class Config:
     "Mixin for the dataclass configs: `to_dict`, `from_dict` (unknown keys are an error), `diff`, and the `EXEC_FIELDS` a resumed run may change."
     EXEC_FIELDS = () # names of the fields that set how a run executes, not what it computes
+    def exec_fields(self) -> tuple:
+        "The `EXEC_FIELDS` a resume of a run with this config may change (a config may keep some fixed, given its other settings)."
+        return tuple(self.EXEC_FIELDS)
     def to_dict(self) -> dict:
         "The config as a plain dict (what `config.json` holds)."
         return dataclasses.asdict(self)
@@ -266,7 +270,27 @@ def gpu_ready(what:str='This cell', # what needs the GPU, for the message
     return False
 
 # %% ../nbs/00_core.ipynb #e17ae409
+def command_parser(f, # a function whose annotated, commented arguments are the options
+                   prog:str|None=None, # the command's name in its messages
+                  ) -> argparse.ArgumentParser:
+    "fastcore's `anno_parser(f)`, with every boolean option in both spellings: `--name` sets True, `--no-name` False."
+    from fastcore.script import anno_parser
+    p = anno_parser(f, prog=prog)
+    for a in list(p._actions):
+        if a.dest == 'pdb' or not isinstance(a, (argparse._StoreTrueAction, argparse._StoreFalseAction)): continue
+        on = isinstance(a, argparse._StoreTrueAction)             # fastcore made `--name` (default off) or `--no-name` (default on)
+        other = f'--no-{a.dest}' if on else f'--{a.dest}'
+        p.add_argument(other, dest=a.dest, action='store_false' if on else 'store_true', default=a.default, help=argparse.SUPPRESS)
+        a.help = f'{a.help}; {other} sets it {not on}'
+    return p
+
 def console_command(f):
-    "`fastcore.script.call_parse(f)`, made in this module so that a module run as a script defines `f`'s command without running it."
-    from fastcore.script import call_parse
-    return call_parse(f)
+    """`f` as a console command: called with no arguments from a script's top level (as a console script calls it), it
+    parses `sys.argv` with `command_parser`; called with arguments, or from other code, it is `f`."""
+    @functools.wraps(f)
+    def command(*args, **kwargs):
+        if args or kwargs or sys._getframe(1).f_globals.get('__name__') != '__main__': return f(*args, **kwargs)
+        opts = vars(command_parser(f).parse_args(sys.argv[1:]))
+        for k in ('pdb', 'xtra'): opts.pop(k, None)                # fastcore's debugging options
+        return f(**opts)
+    return command

@@ -3,7 +3,7 @@ is read by that command's own parser, and a sweep's options are valid: the docs 
 import json, re, shlex
 from pathlib import Path
 import pytest
-from fastcore.script import anno_parser
+from lt_darts_nb.core import command_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 BLOCK = re.compile(r"```(?:sh|bash)?\n(.*?)```", re.S)
@@ -46,7 +46,7 @@ def test_shown_command_parses(where, name, args, capsys):
     import lt_darts_nb.cli as cli
     from lt_darts_nb.sweep import make_sweep
     fn = getattr(cli, name).__wrapped__
-    try: a = vars(anno_parser(fn, prog=name).parse_args(args))
+    try: a = vars(command_parser(fn, prog=name).parse_args(args))
     except SystemExit: pytest.fail(f'{where}: {name} {shlex.join(args)}: {capsys.readouterr().err.strip()}')
     if name == 'lt_darts_sweep' and not any(str(v).endswith('.json') for v in a.values()):
         for k in ('dry_run', 'verbose', 'pdb', 'xtra'): a.pop(k, None)
