@@ -108,6 +108,9 @@ class SearchConfig(Config):
     collapse_max_skip:int=0 # warn/stop when the normal cell has more skip connections than this (0 = off)
     collapse_min_entropy:float=0.0 # warn/stop when the normal cell's mean edge entropy falls below this (0 = off)
     collapse_action:str='warn' # 'warn' or 'stop' (stop the search early; the checkpoint and history are kept)
+    def exec_fields(self) -> tuple:
+        "`EXEC_FIELDS`, less `eval_every` when the genotype is the best validated epoch's (`select='best_val'`): it decides which epochs compete."
+        return tuple(f for f in self.EXEC_FIELDS if not (f == 'eval_every' and self.select == 'best_val'))
 
 # %% ../nbs/08_search.ipynb #cfa80c36
 class Method:
@@ -345,11 +348,11 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
             raise LTDartsError(f'{out} already holds a run: pass resume=True (--resume) to continue it, or choose another output folder')
         saved = type(cfg).from_dict(json.loads(cfg_file.read_text()))
         d = saved.diff(cfg)
-        fixed = {k: v for k, v in d.items() if k not in cfg.EXEC_FIELDS}
+        fixed = {k: v for k, v in d.items() if k not in saved.exec_fields()}
         if fixed:
             what = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, a, b in ((k, *v) for k, v in fixed.items()))
             raise LTDartsError(f'cannot resume {out} with a different config ({what}): use the saved settings or another output '
-                               f'folder (a resume may change only {", ".join(cfg.EXEC_FIELDS)})')
+                               f'folder (a resume may change only {", ".join(saved.exec_fields())})')
         ck = out/'checkpoint.pt'
         return (load_checkpoint(ck) if ck.exists() else None), {k: list(v) for k, v in d.items()}
     if out.exists() and any(p for p in out.iterdir() if not p.name.startswith('.')):

@@ -136,15 +136,16 @@ def _fmt(v) -> str:
 
 def to_flags(opts:dict, # option values
              defaults:dict|None=None, # `field_defaults` of the command's config (for booleans whose default is on)
+             spell:tuple=(), # booleans to write even at their default (`--name` or `--no-name`): a resume must not keep the saved value
             ) -> list[str]:
-    "Command-line flags of `opts` for a `call_parse` command (`None` values are left out)."
+    "Command-line flags of `opts` for a console command (`core.command_parser`; `None` values are left out)."
     out = []
     for k, v in opts.items():
         if v is None: continue
         if isinstance(v, bool):
             on = (defaults or {}).get(k) is True
-            if v and not on: out.append(f'--{k}')
-            elif not v and on: out.append(f'--no-{k}')
+            if v and (not on or k in spell): out.append(f'--{k}')
+            elif not v and (on or k in spell): out.append(f'--no-{k}')
             continue
         out += [f'--{k}', _fmt(v)]
     return out
@@ -486,7 +487,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         try: _check_search(SearchConfig(**sopts))        # every cell's settings, before any process starts
         except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/search: {e}') from None
         saved = None if share or not _run_started(d/'search') else _read_json(d/'search'/'config.json')   # a config alone is replaced
-        if saved is not None and (diff := config_diff(saved, sopts, sdef, SearchConfig.EXEC_FIELDS)):
+        if saved is not None and (diff := config_diff(saved, sopts, sdef, SearchConfig(**sopts).exec_fields())):
             stale[d/'search'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
         if _train_started(d/'train'):     # an evaluation is of one search: it goes stale with it (checked after the loop)
             trains.append((d/'train', share[1] if share else d/'search'))
@@ -499,10 +500,13 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/train: {e}') from None
             topts = {**{k: getattr(tc, k) for k in ('mode', *SHARED_FIELDS, 'seed')}, **tro}
             tsaved = _read_json(d/'train'/'config.json') if _run_started(d/'train') else None
-            if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, TrainConfig.EXEC_FIELDS)):
+            if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, tc.exec_fields())):
                 stale[d/'train'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
-            targs = to_flags({**topts, 'device': tsaved.get('device', sdev) if tsaved else sdev}, tdef)
-        cell = Cell(m, float(r), int(s), str(d), sdev, to_flags({**sopts, 'device': sdev}, sdef), targs, variant=v)
+            # every execution setting spelled out: a resumed run takes the sweep's, not those it was started with
+            targs = to_flags({**topts, **{k: getattr(tc, k) for k in TrainConfig.EXEC_FIELDS},
+                              'device': tsaved.get('device', sdev) if tsaved else sdev}, tdef, spell=TrainConfig.EXEC_FIELDS)
+        sargs = to_flags({**sopts, **{k: sopts.get(k, sdef[k]) for k in SearchConfig.EXEC_FIELDS}, 'device': sdev}, sdef, spell=SearchConfig.EXEC_FIELDS)
+        cell = Cell(m, float(r), int(s), str(d), sdev, sargs, targs, variant=v)
         if share: cell.search_of, cell.search_dir = share[0], str(share[1])
         if share and not cfg.train: continue      # evaluates another variant's search, and no evaluation runs: nothing to do
         cells.append(cell)
