@@ -165,6 +165,7 @@ def folder_lock(folder:str|Path, # the folder to hold (made if missing)
     folder = Path(folder)
     if folder.exists() and not folder.is_dir(): raise LTDartsError(f'{folder} is a file, not a folder: choose another output folder')
     made = [p for p in (folder, *folder.parents) if not p.exists()]      # the folders mkdir makes, deepest first
+    new_lock = not (folder/name).exists()                                # the lock file is ours to remove if the block fails
     folder.mkdir(parents=True, exist_ok=True)
     lock = FileLock(folder/name)
     try: lock.acquire(timeout=0)
@@ -180,6 +181,8 @@ def folder_lock(folder:str|Path, # the folder to hold (made if missing)
                     (folder/name).unlink(missing_ok=True)
                     for p in made:
                         if p.exists(): p.rmdir()
+        elif new_lock:               # a folder that was there (the user's own, say): take back the lock file we added
+            with contextlib.suppress(OSError): (folder/name).unlink(missing_ok=True)
         raise
     finally:
         if lock is not None: lock.release()
