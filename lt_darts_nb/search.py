@@ -469,6 +469,8 @@ def _check_shared(cfg):
     if not 0 <= cfg.bbn_infer_a <= 1:          # else the first evaluation fails, after an epoch of training (and every resume again)
         raise LTDartsError(f'bbn_infer_a must be in [0, 1] (got {cfg.bbn_infer_a}): 0.5 weighs both branches equally, as BBN does')
     if not 0 <= cfg.rw_beta < 1: raise LTDartsError(f'rw_beta must be in [0, 1) (got {cfg.rw_beta}): 0.9999 is the effective-number default')
+    for k in ('synthetic_n_max', 'synthetic_size', 'synthetic_n_test', 'image_size'):      # else a shape error inside the first step
+        if getattr(cfg, k) < 1: raise LTDartsError(f'{k} must be >= 1 (got {getattr(cfg, k)})')
 
 def _check_config(cfg:SearchConfig):
     "Validate the settings that would otherwise fail only after the run folder is written (a sweep checks every cell with it)."
@@ -494,6 +496,10 @@ def _check_config(cfg:SearchConfig):
     if cfg.arch_loss not in ('ce', 'method'): raise LTDartsError(f"unknown arch_loss {cfg.arch_loss!r}: use 'ce' (plain) or 'method' (the method's loss)")
     if cfg.hessian_every < 0: raise LTDartsError(f'hessian_every must be >= 0 (got {cfg.hessian_every}): 0 turns the Hessian monitor off')
     if cfg.hessian_every and cfg.hessian_batches < 1: raise LTDartsError(f'hessian_batches must be >= 1 (got {cfg.hessian_batches}) when hessian_every is on')
+    if cfg.collapse_max_skip < 0: raise LTDartsError(f'collapse_max_skip must be >= 0 (got {cfg.collapse_max_skip}): 0 turns that alarm off')
+    if cfg.collapse_min_entropy < 0: raise LTDartsError(f'collapse_min_entropy must be >= 0 (got {cfg.collapse_min_entropy}): 0 turns that alarm off')
+    if not 0 <= cfg.arch_start < cfg.epochs:   # else no architecture step at all: the "searched" genotype is the initial one's
+        raise LTDartsError(f'arch_start must be from 0 to epochs - 1 (got {cfg.arch_start} with epochs={cfg.epochs}): the first epoch that updates the architecture')
     get_adaptor(cfg.bbn_adaptor)
     _autocast(torch.device('cpu'), cfg.amp)    # validates amp
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
@@ -601,7 +607,9 @@ def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchRe
         alphas_ok = all(torch.isfinite(a).all() for a in model.arch_parameters())
         if not (math.isfinite(train_loss) and alphas_ok):
             what = 'loss' if not math.isfinite(train_loss) else 'architecture parameters'
-            raise LTDartsError(f'non-finite {what} in epoch {epoch}: the run stopped; the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept; lower the learning rates or use amp=""')
+            kept = f'the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept' if epoch else 'no checkpoint was written'
+            raise LTDartsError(f'non-finite {what} in epoch {epoch}: the run stopped; {kept}; a resume keeps the settings that '
+                               f'led here: start a new run folder with lower learning rates (w_lr, arch_lr) or amp=""')
         rec = _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs, train_loss, train_acc)
         if cfg.hessian_every and epoch % cfg.hessian_every == 0:
             rec['hessian_eig'] = float(hessian_max_eigenvalue(model, lambda m, b, _e=epoch: method.arch_forward(m, b, _e)[0], hess_batches))
@@ -730,12 +738,13 @@ def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
     del m, opt, arch, st
 
 # %% ../nbs/08_search.ipynb #01d477bd
-def plot_search(history:list|str|Path, # per-epoch records, or a run folder
+def plot_search(history:list|str|Path, # per-epoch records, a run folder, or a `SearchResult`
                 title:str|None=None, # figure title
                 path:str|Path|None=None, # save the figure here (PNG) when given
                ):
     "A 2x2 figure of a search: losses, accuracies by group, normal-cell operation weights, collapse counts."
     import matplotlib.pyplot as plt
+    if isinstance(history, SearchResult): history = history.history
     if not isinstance(history, list): history = load_history(history)
     ep = [r['epoch'] for r in history]
     fig, ax = plt.subplots(2, 2, figsize=(10, 6.5), dpi=90)

@@ -21,7 +21,7 @@ from .networks import NetworkCIFAR, as_genotype, count_params
 from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
-from .search import (SearchConfig, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
+from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
                                 _check_shared, _resume_data, dataset_name, _run_started, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, is_eval_epoch)
 
@@ -87,10 +87,11 @@ class TrainConfig(Config):
     eval_batch_size:int=512 # batch size of evaluation
 
     @classmethod
-    def from_search(cls, search:SearchConfig|dict|str|Path, # a `SearchConfig`, its dict, or a search run folder / its config.json
+    def from_search(cls, search:SearchConfig|dict|str|Path, # a `SearchConfig`, its dict, a search run folder / its config.json, or a `SearchResult`
                     **overrides, # any `TrainConfig` field, applied last
                    ) -> 'TrainConfig':
         "A training config on the same long-tailed set as a search, with its data strategy (the method's `train_mode`), device and precision (`SHARED_FIELDS`)."
+        if isinstance(search, SearchResult): search = search.config
         if isinstance(search, (str, Path)):
             p = Path(search); f = p/'config.json' if p.is_dir() else p
             if not f.is_file(): raise LTDartsError(f'no search config at {f}: pass a search run folder or its config.json')
@@ -339,7 +340,7 @@ def _aux_side(side:int) -> int:
     "Feature-map side after the two reduction cells (the auxiliary head reads the second one's output)."
     return math.ceil(math.ceil(side / 2) / 2)
 
-def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, a search run folder or a name ('DARTS_V2')
+def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, a search run folder (or its `SearchResult`) or a name ('DARTS_V2')
                    cfg:TrainConfig|dict|None=None, # the configuration (default: `TrainConfig()`)
                    out:str|Path='runs/train', # the run folder
                    resume:bool=False, # continue the run in `out` from its last checkpoint
@@ -349,8 +350,12 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
                    same_data:bool=True, # with a search run folder: refuse a `cfg` whose long-tailed set is not the search's (False: other data, on purpose)
                   ) -> TrainResult:
     "Train `genotype`'s evaluation network from scratch on the long-tailed training set; report balanced test accuracy (last epoch)."
+    if isinstance(genotype, SearchResult): genotype = genotype.out     # the search's run folder: its genotype, and its data checked
     if cfg is None: cfg = TrainConfig()
     if isinstance(cfg, dict): cfg = TrainConfig.from_dict(cfg)
+    if isinstance(cfg, SearchConfig): raise LTDartsError('cfg is a SearchConfig: train with TrainConfig.from_search(that config or its run '
+                                                         "folder, **overrides): the search's data and strategy, the training's own network and optimisation")
+    if not isinstance(cfg, TrainConfig): raise LTDartsError(f'cfg must be a TrainConfig, its dict or None, not {type(cfg).__name__}')
     _check_config(cfg)                            # errors come before anything is written (plugins first)
     mode_cls = get_train_mode(cfg.mode)
     geno = as_genotype(genotype)
@@ -429,7 +434,8 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
         train_loss, train_acc = (stats[0] / stats[2]).item(), (stats[1] / stats[2]).item()
         if not math.isfinite(train_loss):
             kept = f'the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept' if epoch else 'no checkpoint was written'
-            raise LTDartsError(f'non-finite loss in epoch {epoch}: the run stopped; {kept}; lower lr or use amp=""')
+            raise LTDartsError(f'non-finite loss in epoch {epoch}: the run stopped; {kept}; a resume keeps the settings that led '
+                               f'here: start a new run folder with a lower lr, or amp=""')
         rec = dict(epoch=epoch, lr=lr, drop_path_prob=model.drop_path_prob, train_loss=train_loss, train_acc=train_acc, **mode.extra(epoch))
         if is_eval_epoch(epoch, cfg.epochs, cfg.eval_every):
             t1 = time.time()
