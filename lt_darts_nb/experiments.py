@@ -293,14 +293,18 @@ def plot_alpha_trajectories(runs:dict, # {name: history, run folder or SearchRes
                             ax=None, # an axis to draw on; None: a new figure
                            ):
     "Mean softmax weight of `op` in `cell` over the epochs, one line per run (the uniform weight, 1/8 for DARTS' candidates, is dashed)."
+    if cell not in ('normal', 'reduce'): raise LTDartsError(f"unknown cell type {cell!r}: use 'normal' or 'reduce'")
+    hists = {name: as_history(run) for name, run in runs.items()}
+    lack = [name for name, h in hists.items() if h and op not in h[-1].get('primitives', PRIMITIVES)]
+    if len(lack) == len(hists) and lack: alpha_trajectory(hists[lack[0]], op, cell)       # no run has it: that run's one-line error
     fig, (a,) = _new_axes(1, ax, (5.5, 3.3))
     n_ops = set()
-    for name, run in runs.items():
-        h = as_history(run)
+    for name, h in hists.items():
+        if name in lack: continue              # a search over other candidates (the extending chapter): left out, and named
         a.plot([r['epoch'] for r in h], alpha_trajectory(h, op, cell), marker='.' if len(h) < 30 else None, label=name)
         n_ops.add(len(h[-1][f'alpha_{cell}'][0]) if h else len(PRIMITIVES))
     for n in sorted(n_ops): a.axhline(1 / n, color='k', ls='--', lw=0.8, label='uniform' if len(n_ops) == 1 else f'uniform ({n} candidates)')
-    a.set(title=f'{cell} cell: mean softmax weight of {op}', xlabel='epoch')
+    a.set(title=f'{cell} cell: mean softmax weight of {op}' + (f'\n(not a candidate of {", ".join(lack)})' if lack else ''), xlabel='epoch')
     a.legend(fontsize=8); a.grid(alpha=0.3); fig.tight_layout()
     return fig
 

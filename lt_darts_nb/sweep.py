@@ -1068,6 +1068,14 @@ def _with_statuses(rows:list, statuses:list) -> list:
         if st and r['status'] not in ('done', 'failed'): r.update(status='failed', error=st.get('error', 'failed'))
     return rows
 
+def _check_root(root:Path):
+    "Refuse a root that holds what a sweep did not write (its tables would replace a `results.md` of yours, say)."
+    if not root.is_dir() or (root/'sweep.json').is_file(): return
+    foreign = sorted(p.name for p in root.iterdir() if not p.name.startswith('.') and not (p.is_dir() and re.fullmatch(r'r[\d.]+', p.name)))
+    if foreign: raise LTDartsError(f'{root} is not a sweep folder (no sweep.json) and holds {", ".join(foreign[:3])}'
+                                   f'{" ..." if len(foreign) > 3 else ""}: choose another --root (a sweep writes sweep.json, '
+                                   'results.md, results.csv, summary.csv and r<ratio>/ folders there)')
+
 def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
                  dry_run:bool=False, # print the plan and the commands; run and write nothing
                  verbose:bool=True, # print the plan, a line per finished cell, and the summary table
@@ -1075,6 +1083,7 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     """Plan, run (skipping finished cells, resuming killed ones), collect and save the tables of a sweep (every cell under
     its root); returns the rows of the planned cells."""
     if cfg.executor != 'local': _require(cfg.executor, cfg.executor)     # fail before anything is written
+    _check_root(Path(cfg.root))
     local = cfg.executor == 'local'
     missing = _missing_devices(cfg.devices) if local else {}
     if missing and not dry_run: raise LTDartsError(next(iter(missing.values())) + ' (--dry_run plans it anyway)')
