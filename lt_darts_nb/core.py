@@ -225,7 +225,8 @@ class Config:
 def _git(root:Path, *args) -> str|None:
     "Output of `git -C root ARGS` (stripped), or None when git is missing, fails or hangs."
     import subprocess
-    try: r = subprocess.run(['git', '-C', str(root), *args], capture_output=True, text=True, timeout=10)
+    # a checkout owned by another user (a container's bind mount) is trusted: it holds the very code this process runs
+    try: r = subprocess.run(['git', '-c', f'safe.directory={root.parent}', '-C', str(root), *args], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.SubprocessError): return None
     return r.stdout.strip() if r.returncode == 0 else None
 
@@ -240,7 +241,7 @@ def source_info(pkg_dir:str|Path|None=None, # the package's folder (default: thi
     top = _git(pkg_dir, 'rev-parse', '--show-toplevel')
     if top and Path(top).resolve() == pkg_dir.parent:     # a checkout of the package, not a venv inside some other repository
         commit = _git(pkg_dir, 'rev-parse', 'HEAD')
-        status = _git(pkg_dir, 'status', '--porcelain', '--untracked-files=no', '--', '.')
+        status = _git(pkg_dir, 'status', '--porcelain', '--untracked-files=normal', '--', '.')   # a new module counts too
         if commit: return dict(commit=commit, **({} if status is None else dict(dirty=bool(status))))
     try:
         from importlib.metadata import distribution, PackageNotFoundError
@@ -292,8 +293,17 @@ def console_command(f):
     parses `sys.argv` with `command_parser`; called with arguments, or from other code, it is `f`."""
     @functools.wraps(f)
     def command(*args, **kwargs):
-        if args or kwargs or sys._getframe(1).f_globals.get('__name__') != '__main__': return f(*args, **kwargs)
+        if args or kwargs or not _script_top_level(sys._getframe(1)): return f(*args, **kwargs)
         opts = vars(command_parser(f).parse_args(sys.argv[1:]))
-        for k in ('pdb', 'xtra'): opts.pop(k, None)                # fastcore's debugging options
+        debug = opts.pop('pdb', False); opts.pop('xtra', None)     # fastcore's hidden options
+        if debug:
+            import pdb
+            return pdb.runcall(f, **opts)
         return f(**opts)
     return command
+
+def _script_top_level(frame) -> bool:
+    "Whether `frame` runs the top level of a file run as a script (`python file.py`, a console script), not a notebook cell or a function."
+    g = frame.f_globals
+    if frame.f_locals is not g or g.get('__name__') != '__main__' or not g.get('__file__'): return False
+    return Path(g['__file__']).resolve() == Path(frame.f_code.co_filename).resolve()

@@ -42,7 +42,7 @@ def _read_json(p:Path):
 def _sweep_variant(run:Path) -> str:
     "The variant of a sweep's search folder `r{ratio}/{method}/{variant}/s{seed}/search` ('' for any other folder)."
     p = run.parts[-5:]
-    ok = len(p) == 5 and p[4] == 'search' and re.fullmatch(r's\d+', p[3]) and re.fullmatch(r'r[\d.]+', p[0])
+    ok = len(p) == 5 and p[4] == 'search' and re.fullmatch(r's\d+', p[3]) and re.fullmatch(r'r\d[\w.+-]*', p[0])
     return p[2] if ok else ''
 
 def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
@@ -76,10 +76,20 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
                param_free_normal=n_param_free(g, 'normal'), param_free_reduce=n_param_free(g, 'reduce'),
                genotype=g, select=rule, selected_epoch=sel, path=str(run),
                run=str(run.relative_to(root)) if root is not None else run.name, variant=_sweep_variant(run),
-               device=env.get('device'), gpu=env.get('gpu'), commit=env.get('commit'), dirty=env.get('dirty'),
+               device=env.get('device'), gpu=env.get('gpu'), **_code(run, env),
                time_s=float(sum(r.get('time_s', 0.0) for r in hist)), eval_s=float(sum(r.get('eval_s', 0.0) for r in hist)),
                peak_mem_gib=_peak_mem(hist))
     return row
+
+def _code(run:Path, env:dict) -> dict:
+    """The code a run ran: `commit` (its last session's), `commits` (every session's, in order: a run resumed after a
+    `git pull` ran two) and `dirty` (some session ran edited code; None when no session recorded a commit)."""
+    try: sess = [json.loads(l) for l in (run/'sessions.jsonl').read_text().splitlines() if l.strip()]
+    except (OSError, json.JSONDecodeError): sess = []
+    recs = [s for s in sess if isinstance(s, dict) and s.get('commit')] or ([env] if env.get('commit') else [])
+    commits = list(dict.fromkeys(s['commit'] for s in recs))
+    return dict(commit=commits[-1] if commits else None, commits=commits,
+                dirty=any(bool(s.get('dirty')) for s in recs) if recs else None)
 
 def _peak_mem(hist:list) -> float|None:
     "The largest `peak_mem_gib` of a history's records (None: none recorded one, e.g. a run off CUDA)."
@@ -372,7 +382,7 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     if show:
         from IPython.display import display, Markdown
         gpus = sorted({str(r['gpu'] or r['device']) for r in rows})
-        code = sorted({r['commit'][:8] + ('+edits' if r.get('dirty') else '') for r in rows if r.get('commit')})
+        code = sorted({c[:8] for r in rows for c in r['commits']}) + (['edited code'] if any(r['dirty'] for r in rows) else [])
         hours = sum(r['time_s'] for r in rows) / 3600
         state = (f'{len(done)} finished and {len(rows) - len(done)} unfinished run(s) under `{where}`' if done else
                  f'**In progress, not results**: {len(rows)} unfinished run(s) under `{where}`, each at the last epoch it has reached')

@@ -1071,7 +1071,7 @@ def _with_statuses(rows:list, statuses:list) -> list:
 def _check_root(root:Path):
     "Refuse a root that holds what a sweep did not write (its tables would replace a `results.md` of yours, say)."
     if not root.is_dir() or (root/'sweep.json').is_file(): return
-    foreign = sorted(p.name for p in root.iterdir() if not p.name.startswith('.') and not (p.is_dir() and re.fullmatch(r'r[\d.]+', p.name)))
+    foreign = sorted(p.name for p in root.iterdir() if not p.name.startswith('.') and not (p.is_dir() and re.fullmatch(r'r\d[\w.+-]*', p.name)))   # r100, r1e+06
     if foreign: raise LTDartsError(f'{root} is not a sweep folder (no sweep.json) and holds {", ".join(foreign[:3])}'
                                    f'{" ..." if len(foreign) > 3 else ""}: choose another --root (a sweep writes sweep.json, '
                                    'results.md, results.csv, summary.csv and r<ratio>/ folders there)')
