@@ -244,7 +244,7 @@ def source_info(pkg_dir:str|Path|None=None, # the package's folder (default: thi
         status = _git(pkg_dir, 'status', '--porcelain', '--untracked-files=normal', '--', '.')   # a new module counts too
         if commit: return dict(commit=commit, **({} if status is None else dict(dirty=bool(status))))
     try:
-        from importlib.metadata import distribution, PackageNotFoundError
+        from importlib.metadata import distribution
         d = json.loads(distribution(dist).read_text('direct_url.json') or '{}')
         commit = d.get('vcs_info', {}).get('commit_id')
         return dict(commit=commit) if commit else {}
