@@ -484,10 +484,11 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         vs, vt = split_variant(variants[v])
         sopts = {**cfg.search_opts, **vs, 'method': m, 'imb_ratio': float(r), 'seed': int(s)}
         share = _search_of(root, owner, r, m, s, v)
-        try: _check_search(SearchConfig(**sopts))        # every cell's settings, before any process starts
+        sc = SearchConfig(**sopts)
+        try: _check_search(sc)                           # every cell's settings, before any process starts
         except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/search: {e}') from None
         saved = None if share or not _run_started(d/'search') else _read_json(d/'search'/'config.json')   # a config alone is replaced
-        if saved is not None and (diff := config_diff(saved, sopts, sdef, SearchConfig(**sopts).exec_fields())):
+        if saved is not None and (diff := config_diff(saved, sopts, sdef, sc.exec_fields())):
             stale[d/'search'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
         if _train_started(d/'train'):     # an evaluation is of one search: it goes stale with it (checked after the loop)
             trains.append((d/'train', share[1] if share else d/'search'))
