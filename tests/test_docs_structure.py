@@ -99,3 +99,16 @@ def test_chapters_install_what_they_import_on_colab():
     dists = packages_distributions()
     missing = {m: chs for m, chs in _chapter_imports().items() if not {d.lower() for d in dists.get(m, [m])} & ok}
     assert not missing, f"chapters import modules that neither the requirements nor the notebooks extra install: {missing}"
+
+
+def test_export_cell_is_quiet_outside_a_checkout(tmp_path, monkeypatch):
+    """Each chapter ends with the cell that exports the package. On Colab (no `settings.ini` above the working folder)
+    Jupyter's *Run All* reaches it last: it must neither raise nor write anything there."""
+    pytest.importorskip("nbdev")
+    monkeypatch.chdir(tmp_path)
+    for ch in CHAPTERS:
+        code = [c for c in json.loads((NBS/f"{ch}.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
+        src = "".join(code[-1]["source"])
+        assert "nbdev_export()" in src, f"{ch}.ipynb: the last code cell is not the export cell"
+        exec(compile(src, f"{ch}.ipynb:last", "exec"), {})
+    assert not list(tmp_path.iterdir()), f"the export cell wrote {sorted(p.name for p in tmp_path.iterdir())} outside a checkout"
