@@ -526,10 +526,15 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     out = Path(out)
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)               # data errors come before the run folder is created
+    split = search_split(data.y_train, cfg.train_frac, seed=cfg.seed)   # so do too few images for one batch
+    for half, idx in zip(('weight', 'architecture'), split):
+        if len(idx) < cfg.batch_size:
+            raise LTDartsError(f'the {half} half of the search data has {len(idx)} images, fewer than one batch '
+                               f'(batch_size={cfg.batch_size}): lower --batch_size to at most {len(idx)}')
     with folder_lock(out):                     # one process per run folder (the core chapter): a second one is refused
-        return _search(cfg, out, resume, data, dev, progress, on_step, verbose)
+        return _search(cfg, out, resume, data, split, dev, progress, on_step, verbose)
 
-def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchResult:
+def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> SearchResult:
     "The run of `search`, holding its folder: prepare the folder, start or resume, loop over the epochs, select the genotype."
     ckpt, changed = _prepare_run(out, cfg, resume)
     digest = data.digest()
@@ -538,7 +543,7 @@ def _search(cfg, out, resume, data, dev, progress, on_step, verbose) -> SearchRe
 
     # data: DARTS split of the long-tailed training set; balanced test set for reporting only
     n_classes = len(data.counts)
-    tr, va = search_split(data.y_train, cfg.train_frac, seed=cfg.seed)
+    tr, va = split
     counts_tr = np.bincount(data.y_train[tr], minlength=n_classes).tolist()
     method = get_method(cfg.method)(cfg, counts_tr, dev)
     mean, std = data.mean, data.std

@@ -371,6 +371,9 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
         raise LTDartsError(f'the auxiliary head needs feature maps of at least 8x8 at cell 2L/3, but {side}x{side} images give '
                            f'{_aux_side(side)}x{_aux_side(side)}: use images of at least 29x29 (synthetic_size=29) or no auxiliary head '
                            f'(auxiliary=False; on the command line --no-auxiliary)')
+    if len(data.y_train) < cfg.batch_size:
+        raise LTDartsError(f'the training set has {len(data.y_train)} images, fewer than one batch (batch_size={cfg.batch_size}): '
+                           f'lower --batch_size to at most {len(data.y_train)}')
     with folder_lock(out):                        # one process per run folder (the core chapter): a second one is refused
         return _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step)
 
