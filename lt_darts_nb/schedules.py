@@ -15,8 +15,9 @@ from .core import LTDartsError
 __all__ = ['ADAPTORS', 'SCHEDULES', 'LR_GROUPS', 'HETERO_PRESETS', 'KNOB_KINDS', 'progress', 'parabolic_decay', 'linear_decay',
            'cosine_decay', 'bbn_cosine_decay', 'equal', 'parabolic_increase', 'get_adaptor', 'Schedule', 'constant',
            'cosine', 'linear', 'step_freeze', 'adaptor_scaled', 'as_schedule', 'warmup', 'scaled', 'product',
-           'make_schedule', 'schedule_from_dict', 'parse_schedule', 'HeteroSchedule', 'hetero_schedule', 'lrs_at',
-           'set_lrs', 'schedule_from_knobs', 'schedule_curves', 'plot_schedules', 'plot_adaptors', 'schedule_explorer']
+           'make_schedule', 'schedule_from_dict', 'parse_schedule', 'is_full_spec', 'HeteroSchedule', 'hetero_schedule',
+           'lrs_at', 'set_lrs', 'schedule_from_knobs', 'schedule_curves', 'plot_schedules', 'plot_adaptors',
+           'schedule_explorer']
 
 # %% ../nbs/06_schedules.ipynb #ce84df98
 def progress(epoch:float, # the epoch, 0-based; may be fractional (`e + step/steps_per_epoch`)
@@ -253,6 +254,11 @@ def parse_schedule(spec:str, # e.g. 'cosine(0.025, 0.001)', '3e-4', '0.5 * warmu
     try: tree = ast.parse(spec.strip(), mode='eval')
     except (SyntaxError, AttributeError, ValueError): raise LTDartsError(f"cannot parse schedule {spec!r}: write e.g. 'cosine(0.025, 0.001)'") from None
     return as_schedule(_ast_value(tree.body, spec))
+
+def is_full_spec(option:str, # a schedule option of a config: the name of a kind, or a spec
+                ) -> bool:
+    "Whether a config's schedule option is a spec for `parse_schedule` (`'cosine(0.025, 0.001)'`, `'3e-4'`) rather than a bare kind name (`'cosine'`)."
+    return bool(option.strip()) and not option.strip().isidentifier()
 
 # %% ../nbs/06_schedules.ipynb #06f926af
 LR_GROUPS = ('w', 'alpha_normal', 'alpha_reduce')

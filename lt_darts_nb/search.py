@@ -23,8 +23,8 @@ from .genotypes import PRIMITIVES, genotype_to_dict, genotype_from_dict, save_ge
 from .search_space import SearchNetwork, _check_primitives
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
-from .schedules import get_adaptor, parse_schedule, schedule_from_knobs, hetero_schedule
-from .bbn import BilateralSearchNetwork, bbn_loss
+from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs, hetero_schedule
+from .bbn import BilateralSearchNetwork, bbn_loss, bbn_accuracy
 from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard
 
 # %% auto #0
@@ -152,6 +152,9 @@ class Method:
         x, y = batch[0], batch[1]
         z = model(x)
         return F.cross_entropy(z, y), z, y
+    def correct(self, z, y, batch):
+        "The number of correct predictions among the logits `z` of a weight batch, against the targets `y` of `forward` (the record's `train_acc`)."
+        return (z.argmax(1) == y).sum()
     def predict(self, model, x): return model(x)
     def extra(self, epoch:float) -> dict: return {}
 
@@ -208,6 +211,9 @@ class BBNMethod(Method):
         x_c, y_c, x_r, y_r = batch
         z = model(x_c, x_r, a)
         return bbn_loss(z, y_c, y_r, a), z, y_c
+    def correct(self, z, y, batch):
+        "BBN's accuracy $a\\,\\mathrm{acc}(z, y_c) + (1-a)\\,\\mathrm{acc}(z, y_r)$ (as training reports it), times the batch size."
+        return bbn_accuracy(z, batch[1], batch[3], self.a) * batch[1].shape[0]
     def arch_forward(self, model, batch, epoch:float|None=None):
         if len(batch) == 4: return self.forward(model, batch, epoch)
         x, y = batch
@@ -418,13 +424,13 @@ def arch_schedule(cfg:SearchConfig, # the configuration
     a full spec such as `"warmup(cosine(3e-4, 1e-5), 5)"`."""
     if cell not in ('normal', 'reduce'): raise LTDartsError(f"unknown cell {cell!r}: use 'normal' or 'reduce'")
     kind = (cfg.arch_schedule_reduce if cell == 'reduce' else '') or cfg.arch_schedule or (method or get_method(cfg.method)).arch_schedule
-    if '(' in kind: return parse_schedule(kind)
+    if is_full_spec(kind): return parse_schedule(kind)
     return schedule_from_knobs(kind, lr=cfg.arch_lr, floor=cfg.arch_floor * cfg.arch_lr, power=cfg.arch_power,
                                at=cfg.arch_freeze_at, adaptor=cfg.bbn_adaptor)
 
 def weight_schedule(cfg:SearchConfig):
     "The weight learning-rate schedule: `cfg.w_schedule` from `w_lr` to `w_lr_min` (DARTS: cosine), or a full spec."
-    if '(' in cfg.w_schedule: return parse_schedule(cfg.w_schedule)
+    if is_full_spec(cfg.w_schedule): return parse_schedule(cfg.w_schedule)
     return schedule_from_knobs(cfg.w_schedule, lr=cfg.w_lr, floor=cfg.w_lr_min)
 
 def schedule_options(hetero=None, # a `schedules.HeteroSchedule`, one of `HETERO_PRESETS` ('split', ...), its dict, or None (our default)
@@ -485,7 +491,9 @@ def _check_config(cfg:SearchConfig):
     for s in (cfg.weight_sampler, cfg.arch_sampler):
         if s: sampler_kind(s)                  # a known sampler
     if cfg.arch_order not in (1, 2): raise LTDartsError(f'arch_order must be 1 (first order) or 2 (second order, unrolled), got {cfg.arch_order}')
-    if cfg.C < 1 or cfg.layers < 1: raise LTDartsError(f'C and layers must be >= 1 (got C={cfg.C}, layers={cfg.layers})')
+    if cfg.C < 1: raise LTDartsError(f'C must be >= 1 (got {cfg.C})')
+    if cfg.layers < 3: raise LTDartsError(f'layers must be >= 3 (got {cfg.layers}): cells L//3 and 2L//3 are the reduction cells, '
+                                          'and with fewer cells the reduction alphas would never be searched')
     if cfg.collapse_action not in ('warn', 'stop'): raise LTDartsError(f"unknown collapse_action {cfg.collapse_action!r}: use 'warn' or 'stop'")
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
@@ -648,7 +656,7 @@ def _search_step(cfg, method, model, w_opt, architect) -> SearchStep:
     "The `SearchStep` of a search: the method's losses, read at the time of the last `method.set_time`."
     return SearchStep(model, w_opt, architect, weight_loss=lambda m, b: method.forward(m, b),
                       arch_loss=lambda m, b: method.arch_forward(m, b)[0], grad_clip=cfg.grad_clip, amp=cfg.amp,
-                      mode=cfg.step_mode, fused=cfg.fused)
+                      mode=cfg.step_mode, fused=cfg.fused, correct=method.correct)
 
 def _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs, train_loss, train_acc) -> dict:
     "What every epoch records: learning rates, training loss and accuracy, alpha, the genotype and its collapse counts."

@@ -220,8 +220,9 @@ class SearchStep(CapturedStep):
                  mode:str='eager', # 'eager', 'compile', 'graph' or 'auto' (`resolve_step_mode`)
                  fused:bool=True, # fused optimiser kernels where torch has them
                  warmup:int=3, # graph mode: eager steps before the capture
+                 correct=None, # `correct(logits, targets, batch) -> number of correct predictions` (default: argmax == targets)
                 ):
-        self.w_opt, self.architect = w_opt, architect
+        self.w_opt, self.architect, self.correct = w_opt, architect, correct
         self.weight_loss, self.arch_loss, self.grad_clip = weight_loss, arch_loss, grad_clip
         super().__init__(model, (w_opt, architect.optimizer), amp, mode, fused, warmup, getattr(architect, 'order', 1))
 
@@ -232,7 +233,7 @@ class SearchStep(CapturedStep):
                 self.architect.step(batch, val_batch, w_lr, self.w_opt, loss_fn=self.arch_loss,
                                     train_loss_fn=lambda m, b: self.weight_loss(m, b)[0])
         loss, z, y = self.update(self.w_opt, self.model.weights(), self.grad_clip, lambda: self.weight_loss(self.model, batch))
-        return loss, (z.argmax(1) == y).sum(), y.shape[0]
+        return loss, (self.correct(z, y, batch) if self.correct else (z.argmax(1) == y).sum()), y.shape[0]
 
     def __call__(self, batch:tuple, # the weight batch `(x, y, ...)`
                  val_batch:tuple|None, # the architecture (validation) batch

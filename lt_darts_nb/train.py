@@ -18,7 +18,7 @@ from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_
 from .sampling import DeviceLoader, class_weights, sampler_kind
 from .genotypes import Genotype, genotype_to_dict, save_genotype, load_genotype
 from .networks import NetworkCIFAR, as_genotype, count_params
-from .schedules import get_adaptor, parse_schedule, schedule_from_knobs
+from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
@@ -255,7 +255,7 @@ def get_train_mode(name:str) -> type:
 # %% ../nbs/13_train.ipynb #c8a2e799
 def lr_schedule(cfg:TrainConfig):
     "The learning-rate schedule: `cfg.lr_schedule` from `lr` to `lr_min` (a kind of `schedules.KNOB_KINDS`; DARTS: cosine to 0; `adaptor_scaled` follows `cfg.bbn_adaptor`) or a full spec such as `BBN_LR_SCHEDULE`."
-    if '(' in cfg.lr_schedule: return parse_schedule(cfg.lr_schedule)
+    if is_full_spec(cfg.lr_schedule): return parse_schedule(cfg.lr_schedule)
     return schedule_from_knobs(cfg.lr_schedule, lr=cfg.lr, floor=cfg.lr_min, adaptor=cfg.bbn_adaptor)
 
 def drop_path_at(cfg:TrainConfig, # the configuration
