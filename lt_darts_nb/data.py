@@ -585,6 +585,8 @@ def plot_lt(state:dict, # from `explore_lt`
 
 def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', sampler:str='instance'):
     "Interactive explorer (ipywidgets): dataset, ratio, profile, sampler, epoch -> class histogram and batch composition."
+    explore_lt(dataset, imb_ratio, profile, sampler)   # one-line errors for bad starting values, before any widget
+    if imb_ratio > 500: raise LTDartsError(f'the explorer shows ratios from 1 to 500, got {imb_ratio}: call explore_lt/plot_lt for larger ones')
     import ipywidgets as W
     from IPython.display import display
     ctl = dict(dataset=W.Dropdown(options=list(_SHAPES), value=dataset_name(dataset), description='dataset'),

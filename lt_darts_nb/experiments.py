@@ -273,8 +273,12 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
                 ):
     "One panel per metric over the epochs, one line per run; returns the figure."
     if isinstance(metrics, str): metrics = (metrics,)
-    fig, axes = _new_axes(len(metrics), ax)
     hs = {k: as_history(v) for k, v in runs.items()}
+    known = {k for h in hs.values() for r in h for k in r}
+    if bad := [m for m in metrics if known and m not in known]:
+        raise LTDartsError(f"no run records {', '.join(map(repr, bad))}: use keys of the runs' history records, e.g. test_acc, test_few, "
+                           f"val_acc, skip_normal, train_loss")
+    fig, axes = _new_axes(len(metrics), ax)
     for a, m in zip(axes, metrics):
         for name, h in hs.items():
             pts = [(r['epoch'], r[m]) for r in h if r.get(m) is not None]
@@ -368,6 +372,10 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     rows = [r for r in collect_runs(root) if r['dataset'] == dataset and r['method'] in methods]
     done = [r for r in rows if r['finished']]
     where = os.path.relpath(root) if root.is_absolute() else str(root)
+    if not root.is_dir():                      # a notebook run outside a clone of the repository (Colab): not 'never produced'
+        print(f'no results folder at {where}: the stored results are in the repository\'s results/ folder; run this chapter '
+              f'from a clone of the repository (git clone https://github.com/lt-darts-nb/lt_darts_nb), or pass the folder that holds them')
+        return None
     if not done:
         print(f'GPU results have not been produced yet: no finished {dataset} run of {", ".join(methods)} under {where}'
               + (f' ({len(rows)} unfinished, shown below as progress, not results)' if rows else '') + '.\n'

@@ -15,7 +15,7 @@ from .search_space import derive_genotype as _derive_cell
 
 # %% auto #0
 __all__ = ['edge_entropy', 'mean_entropy', 'genotype_from_weights', 'collapse_metrics', 'hessian_max_eigenvalue',
-           'CollapseWarning', 'CollapseGuard', 'plot_monitors']
+           'CollapseWarning', 'CollapseGuard', 'cell_edges', 'plot_monitors']
 
 # %% ../nbs/04a_monitors.ipynb #71ed8cf0
 def edge_entropy(p:torch.Tensor, # softmax weights `(..., n_ops)`, e.g. `(14, 8)` (each row sums to 1)
@@ -254,18 +254,32 @@ class CollapseGuard:
         return f"CollapseGuard({', '.join(f'{k}={v}' for k, v in on.items())}, action={self.action!r}, cells={self.cells})"
 
 # %% ../nbs/04a_monitors.ipynb #d0476fb3
+def cell_edges(history:Sequence[Mapping], # per-epoch records
+              ) -> int:
+    "Edges of a derived cell (2 per intermediate node), from the records' `alpha_normal` rows; DARTS' 8 when none has them."
+    for h in history:
+        if (a := h.get('alpha_normal')) is not None:
+            return 2 * next((s for s in range(1, 64) if s * (s + 3) // 2 == len(a)), 4)   # 2 + 3 + ... + (s + 1) rows
+    return 8
+
 def plot_monitors(history:Sequence[Mapping], # per-epoch dicts (`collapse_metrics` keys, 'epoch', optional `hessian_eig`)
                   ax=None, # None: new figure; one Axes: compact overlay; a sequence of Axes: one panel each
                   guard:CollapseGuard|None=None, # draw this guard's thresholds
                   eig_key:str='hessian_eig', # the key holding the eigenvalue
                   title:str|None=None, # a title for the figure
                  ):
-    "Plot skip counts, parameter-free counts, mean entropies (and the Hessian eigenvalue) over epochs; returns the Axes."
+    """Plot skip counts, parameter-free counts, mean entropies (and the Hessian eigenvalue) over epochs; returns the Axes.
+    A record without the entropy (a run from before it was recorded) gets it from its softmax weights `alpha_normal`/`alpha_reduce`."""
     import matplotlib.pyplot as plt
     history = list(history)
     if not history: raise LTDartsError("no monitor records to plot: run at least one epoch")
     ep = [h.get('epoch', i) for i, h in enumerate(history)]
-    def series(k): return [h.get(k, float('nan')) if h.get(k) is not None else float('nan') for h in history]
+    def value(h, k):
+        if h.get(k) is None and k.startswith('entropy_') and h.get(f'alpha_{k[8:]}') is not None:
+            return mean_entropy(torch.as_tensor(h[f'alpha_{k[8:]}'], dtype=torch.float64))
+        return float('nan') if h.get(k) is None else h[k]
+    def series(k): return [value(h, k) for h in history]
+    n_edges = cell_edges(history)
     has_eig = any(h.get(eig_key) is not None for h in history)
     panels = ['skip', 'param_free', 'entropy'] + (['eig'] if has_eig else [])
     style = dict(normal=dict(color='tab:red', marker='o', ms=3), reduce=dict(color='tab:blue', marker='s', ms=3))
@@ -277,8 +291,8 @@ def plot_monitors(history:Sequence[Mapping], # per-epoch dicts (`collapse_metric
             a.plot(ep, series(f'skip_{c}'), label=f'skip ({c})', **style[c])
             a.plot(ep, series(f'param_free_{c}'), label=f'param-free ({c})', ls=':', **style[c])
             b.plot(ep, series(f'entropy_{c}'), label=f'entropy ({c})', ls='--', alpha=0.7, **style[c])
-        a.set_xlabel('epoch'); a.set_ylabel('edges in the derived cell'); b.set_ylabel('mean edge entropy (nats)')
-        a.set_ylim(-0.3, 8.3); b.set_ylim(0, max([h.get('max_entropy', math.log(8)) for h in history]) * 1.05)
+        a.set_xlabel('epoch'); a.set_ylabel(f'edges of the derived cell (of {n_edges})'); b.set_ylabel('mean edge entropy (nats)')
+        a.set_ylim(-0.3, n_edges + 0.3); b.set_ylim(0, max([h.get('max_entropy', math.log(8)) for h in history]) * 1.05)
         h1, l1 = a.get_legend_handles_labels(); h2, l2 = b.get_legend_handles_labels()
         a.legend(h1 + h2, l1 + l2, fontsize=7, ncol=2)
         if title: a.set_title(title)
@@ -302,7 +316,7 @@ def plot_monitors(history:Sequence[Mapping], # per-epoch dicts (`collapse_metric
                 a.set_ylabel('nats'); a.set_title('mean edge entropy', fontsize=9)
                 if guard is not None: hline(a, guard.min_entropy, label='min_entropy')
             else:
-                a.set_ylim(-0.3, 8.3); a.set_ylabel('edges (of 8)')
+                a.set_ylim(-0.3, n_edges + 0.3); a.set_ylabel(f'edges (of {n_edges})')
                 a.set_title('skip connections' if name == 'skip' else 'parameter-free ops', fontsize=9)
                 if guard is not None: hline(a, guard.max_skip if name == 'skip' else guard.max_param_free, label='threshold')
             a.legend(fontsize=7)

@@ -373,14 +373,16 @@ def schedule_curves(total_epochs:int=50, # epochs of the run
                     adaptor:str='parabolic_decay', # BBN's mixing adaptor (shown, and used by `adaptor_scaled`)
                     steps_per_epoch:int=1, # points per epoch
                    ) -> dict:
-    "Arrays `epoch`, `w`, `alpha`, `adaptor` over the run (plus the specs `w_spec`, `alpha_spec`, `adaptor_name`)."
+    """Arrays `epoch`, `w`, `alpha`, `adaptor` over the run (plus the specs `w_spec`, `alpha_spec`, `adaptor_name`), as a
+    search applies them: the weights' rate and BBN's `a` once per epoch (steps within an epoch repeat them), the alphas'
+    rate at every step."""
     if not (isinstance(total_epochs, int) and total_epochs >= 1): raise LTDartsError(f'total_epochs must be an int >= 1, got {total_epochs!r}')
     ws = schedule_from_knobs(w_kind, w_lr, w_floor, adaptor=adaptor)
     als = schedule_from_knobs(a_kind, arch_lr, arch_floor, power, freeze_at, adaptor)
     ad = get_adaptor(adaptor)
     ep = np.array([e + i/steps_per_epoch for e in range(total_epochs) for i in range(steps_per_epoch)])
-    return dict(epoch=ep, w=ws.values(total_epochs, steps_per_epoch), alpha=als.values(total_epochs, steps_per_epoch),
-                adaptor=np.array([ad(t, total_epochs) for t in ep]), w_spec=str(ws), alpha_spec=str(als), adaptor_name=adaptor)
+    return dict(epoch=ep, w=np.repeat(ws.values(total_epochs), steps_per_epoch), alpha=als.values(total_epochs, steps_per_epoch),
+                adaptor=np.array([ad(int(t), total_epochs) for t in ep]), w_spec=str(ws), alpha_spec=str(als), adaptor_name=adaptor)
 
 def _new_ax(ax, figsize):
     import matplotlib.pyplot as plt
@@ -392,15 +394,15 @@ def _new_ax(ax, figsize):
 def plot_schedules(curves:dict, # output of `schedule_curves`
                    ax=None, # a matplotlib axis to draw on; None: a new figure
                   ):
-    "One plot of the weight LR, the arch LR and BBN's adaptor over the epochs, each divided by its peak."
+    "One plot of the weight LR and the arch LR, each divided by its peak, and of BBN's adaptor as it is, over the epochs."
     fig, ax = _new_ax(ax, (7, 4.6))
     ep = curves['epoch']
     def norm(v): m = np.max(np.abs(v)); return v/m if m > 0 else v
-    ax.plot(ep, norm(curves['w']), lw=2, label=f"weights LR: {curves['w'][0]:.3g} → {curves['w'][-1]:.3g}  [{curves.get('w_spec', '')}]")
+    ax.step(ep, norm(curves['w']), where='post', lw=2, label=f"weights LR: {curves['w'][0]:.3g} → {curves['w'][-1]:.3g}  [{curves.get('w_spec', '')}]")
     ax.plot(ep, norm(curves['alpha']), lw=2, label=f"arch LR: {curves['alpha'][0]:.3g} → {curves['alpha'][-1]:.3g}  [{curves.get('alpha_spec', '')}]")
-    ax.plot(ep, curves['adaptor'], 'k--', lw=1.2, label=f"BBN adaptor a ({curves.get('adaptor_name', '')}): conventional-branch weight")
-    ax.fill_between(ep, curves['adaptor'], 1, color='tab:red', alpha=0.07, label='1 − a: re-balancing-branch weight')
-    ax.set(xlabel='epoch', ylabel='value / its peak', ylim=(-0.03, 1.05), xlim=(0, ep[-1] + (ep[1] - ep[0] if len(ep) > 1 else 1)))
+    ax.step(ep, curves['adaptor'], 'k--', where='post', lw=1.2, label=f"BBN adaptor a ({curves.get('adaptor_name', '')}): conventional-branch weight")
+    ax.fill_between(ep, curves['adaptor'], 1, step='post', color='tab:red', alpha=0.07, label='1 − a: re-balancing-branch weight')
+    ax.set(xlabel='epoch', ylabel='learning rate / its peak;  a', ylim=(-0.03, 1.05), xlim=(0, ep[-1] + (ep[1] - ep[0] if len(ep) > 1 else 1)))
     ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.16), frameon=False); ax.grid(alpha=0.3)
     fig.tight_layout()
     return fig
@@ -435,19 +437,24 @@ def schedule_explorer(total_epochs:int=50, # initial number of epochs
                       freeze_at:float=0.5, # initial freeze point (fraction of the run)
                      ):
     "An ipywidgets explorer of the heterogeneous schedule: returns a `VBox` with `.controls`, `.out` and `.update`."
+    schedule_curves(total_epochs, w_kind, a_kind, w_lr, w_floor, arch_lr, power, arch_floor_frac * arch_lr, freeze_at, adaptor)   # one-line errors first
+    if not (0 <= power <= 4 and 0 <= arch_floor_frac <= 1 and 0.05 <= freeze_at <= 0.95 and 2 <= total_epochs <= 300
+            and w_floor <= w_lr <= 1 and 1e-6 <= arch_lr <= 0.1):
+        raise LTDartsError('a starting value lies outside its slider: total_epochs 2-300, w_floor <= w_lr <= 1, arch_lr 1e-6 to 0.1, '
+                           'power 0-4, arch_floor_frac 0-1, freeze_at 0.05-0.95 (schedule_curves takes any value)')
     import ipywidgets as W
     import matplotlib.pyplot as plt
     lay = W.Layout(width='370px'); st = {'description_width': '150px'}
     c = dict(
         total_epochs=W.IntSlider(value=total_epochs, min=2, max=300, description='total epochs', layout=lay, style=st),
-        w_lr=W.FloatLogSlider(value=w_lr, base=10, min=-4, max=0, step=0.05, description='weight LR', readout_format='.2e', layout=lay, style=st),
+        w_lr=W.FloatLogSlider(value=w_lr, base=10, min=math.log10(w_floor), max=0, step=0.05, description='weight LR', readout_format='.2e', layout=lay, style=st),
         w_kind=W.Dropdown(options=list(KNOB_KINDS), value=w_kind, description='weight schedule', layout=lay, style=st),
         arch_lr=W.FloatLogSlider(value=arch_lr, base=10, min=-6, max=-1, step=0.05, description='arch LR', readout_format='.2e', layout=lay, style=st),
         a_kind=W.Dropdown(options=list(KNOB_KINDS), value=a_kind, description='arch schedule', layout=lay, style=st),
         adaptor=W.Dropdown(options=list(ADAPTORS), value=adaptor, description='BBN adaptor', layout=lay, style=st),
         power=W.FloatSlider(value=power, min=0, max=4, step=0.25, description='power (adaptor)', layout=lay, style=st),
         arch_floor_frac=W.FloatSlider(value=arch_floor_frac, min=0, max=1, step=0.05, description='arch floor (× arch LR)', layout=lay, style=st),
-        freeze_at=W.FloatSlider(value=freeze_at, min=0.05, max=0.95, step=0.05, description='freeze at (fraction)', layout=lay, style=st),
+        freeze_at=W.FloatSlider(value=freeze_at, min=0.05, max=0.95, step=0.05, description='arch freeze at (fraction)', layout=lay, style=st),
     )
     out = W.Output(layout=W.Layout(min_height='330px'))
     msg = W.HTML()

@@ -25,13 +25,14 @@ from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
 from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs, hetero_schedule
 from .bbn import BilateralSearchNetwork, bbn_loss, bbn_accuracy
-from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard
+from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard, cell_edges
 
 # %% auto #0
-__all__ = ['METHODS', 'SELECTION_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method', 'ResampleMethod', 'ReweightMethod', 'BBNMethod',
-           'BBNAdaptiveLRMethod', 'get_method', 'search_primitives', 'import_plugins', 'load_search_data', 'evaluate',
-           'select_epoch', 'SearchResult', 'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options',
-           'is_eval_epoch', 'n_evaluations', 'search', 'plot_search', 'tiny_config', 'select_run', 'search_many']
+__all__ = ['METHODS', 'SELECTION_KEYS', 'RECORD_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method', 'ResampleMethod',
+           'ReweightMethod', 'BBNMethod', 'BBNAdaptiveLRMethod', 'get_method', 'search_primitives', 'import_plugins',
+           'load_search_data', 'evaluate', 'select_epoch', 'SearchResult', 'load_history', 'arch_schedule',
+           'weight_schedule', 'schedule_options', 'is_eval_epoch', 'n_evaluations', 'search', 'plot_search',
+           'tiny_config', 'select_run', 'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
@@ -324,6 +325,33 @@ def select_epoch(history:list, # per-epoch records
     view = {i: {k: r[k] for k in SELECTION_KEYS[rule]} for i, r in enumerate(history) if 'val_acc' in r}   # validation keys only
     if not view: raise LTDartsError("no epoch of this history was evaluated: 'best_val' needs val_acc (evaluate with eval_every >= 1)")
     return int(max(view, key=lambda i: (view[i]['val_acc'], i)))
+
+# %% ../nbs/08_search.ipynb #48ac84ae
+RECORD_KEYS = {
+    'epoch': 'the epoch, 0-based',
+    'w_lr': "the weights' learning rate (set once per epoch)",
+    'arch_lr': "the mean learning rate of the alphas over the epoch's steps (the normal cell's; 0 before `arch_start`)",
+    'arch_lr_first': "the alphas' rate at the epoch's first step", 'arch_lr_last': "the alphas' rate at its last step",
+    'arch_lr_reduce': "the reduction cell's mean rate (`arch_schedule_reduce`; else the same as `arch_lr`)",
+    'train_loss': "the method's loss on the weight batches, averaged over the epoch",
+    'train_acc': "accuracy on the weight batches (`Method.correct`; BBN: $a\\,\\mathrm{acc}(z, y_c) + (1-a)\\,\\mathrm{acc}(z, y_r)$)",
+    'skip_normal': 'skip connections in the derived normal cell', 'skip_reduce': '... in the derived reduction cell',
+    'param_free_normal': 'parameter-free edges (skip, pools) in the derived normal cell', 'param_free_reduce': '... in the reduction cell',
+    'entropy_normal': 'mean entropy (nats) of the edges\' softmax(α), normal cell', 'entropy_reduce': '... reduction cell',
+    'max_entropy': 'the entropy of a uniform softmax, log(number of candidates)',
+    'alpha_normal': 'softmax(α) of the normal cell: a row per edge, a column per candidate', 'alpha_reduce': '... of the reduction cell',
+    'genotype': 'the genotype derived at the end of the epoch',
+    'primitives': "the candidates, the columns of `alpha_*` (only when they are not DARTS' eight)",
+    'adaptor': "BBN's mixing weight $a$ of the epoch (BBN methods)",
+    'hessian_eig': 'the dominant Hessian eigenvalue of the validation loss in α (every `hessian_every` epochs)',
+    'collapse_alarms': "the collapse guard's messages (epochs where it fired)",
+    'val_loss': 'loss on the architecture (validation) half', 'val_acc': 'accuracy on the architecture half',
+    'test_loss': 'loss on the balanced test set (reporting only)', 'test_acc': 'balanced test accuracy',
+    'test_many': 'test accuracy of the many-shot classes', 'test_medium': '... medium-shot classes', 'test_few': '... few-shot classes',
+    'test_per_class': 'test accuracy of each class',
+    'eval_s': "the evaluation's seconds", 'n_steps': "the epoch's weight steps", 'time_s': "the epoch's seconds, evaluation included",
+    'peak_mem_gib': "the epoch's peak GPU memory (CUDA only)",
+}
 
 # %% ../nbs/08_search.ipynb #8ac91990
 @dataclass
@@ -757,10 +785,12 @@ def plot_search(history:list|str|Path, # per-epoch records, a run folder, or a `
                ):
     "A 2x2 figure of a search: losses, accuracies by group, normal-cell operation weights, collapse counts."
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
     if isinstance(history, SearchResult): history = history.history
     if not isinstance(history, list): history = load_history(history)
     ep = [r['epoch'] for r in history]
     fig, ax = plt.subplots(2, 2, figsize=(10, 6.5), dpi=90)
+    plt.close(fig)                     # returned, not auto-shown: the notebook displays it once
     ev = [r for r in history if 'val_acc' in r]                 # the evaluated epochs (all, unless eval_every > 1)
     mk = '.' if len(ev) < len(history) else None
     ax[0, 0].plot(ep, [r['train_loss'] for r in history], label='train (weight half)')
@@ -776,7 +806,10 @@ def plot_search(history:list|str|Path, # per-epoch records, a run folder, or a `
     ax[1, 0].set(title='normal cell: mean softmax weight per op', xlabel='epoch'); ax[1, 0].legend(fontsize=7, ncol=2)
     for k in ('skip_normal', 'param_free_normal', 'skip_reduce', 'param_free_reduce'):
         ax[1, 1].plot(ep, [r[k] for r in history], label=k, marker='.')
-    ax[1, 1].set(title='derived genotype: parameter-free edges (of 8)', xlabel='epoch', ylim=(-0.3, 8.3)); ax[1, 1].legend(fontsize=8)
+    n_edges = cell_edges(history)
+    ax[1, 1].set(title=f'derived genotype: parameter-free edges (of {n_edges})', xlabel='epoch', ylim=(-0.3, n_edges + 0.3)); ax[1, 1].legend(fontsize=8)
+    for a_ in ax.flat:                                         # whole epochs, the same range in every panel
+        a_.xaxis.set_major_locator(MaxNLocator(integer=True)); a_.set_xlim(ep[0] - 0.25, ep[-1] + 0.25)
     if title: fig.suptitle(title)
     fig.tight_layout()
     if path is not None:

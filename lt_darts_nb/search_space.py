@@ -369,6 +369,7 @@ def plot_alphas(alphas, # a `SearchNetwork` or a dict(normal=..., reduce=...) of
     steps = next(s for s in range(1, 64) if sum(2 + i for i in range(s)) == len(mats['normal']))
     vmax = vmax or max(float(m.max()) for m in mats.values())
     fig, axs = plt.subplots(1, 2, figsize=figsize, constrained_layout=True)
+    plt.close(fig)                     # returned, not auto-shown: the notebook displays it once
     for ax, (k, m) in zip(axs, mats.items()):
         im = ax.imshow(m.numpy(), cmap='viridis', vmin=0, vmax=vmax, aspect='auto')
         ax.set_xticks(range(len(prims)), prims, rotation=60, ha='right', fontsize=8)

@@ -874,6 +874,10 @@ def sweep_stats(rows:list[dict], # from `collect_sweep`
                ) -> list[dict]:
     "Per (ratio, method, variant): `<metric>_mean`, `_std` (None when fewer than 2 values) and `_n` over the seeds that have it, `n` (the first metric's) and a note on the unfinished seeds."
     metrics = tuple(metrics or default_metrics(rows))
+    known = set().union(*rows) if rows else set()
+    if bad := [m for m in metrics if rows and m not in known]:
+        raise LTDartsError(f"unknown sweep row key(s) {', '.join(map(repr, bad))}: a sweep's rows name the search's metrics "
+                           f"search_* and the evaluation's train_* (e.g. {', '.join(default_metrics([dict(train_test_acc=1)])[:3])})")
     groups = {}
     for r in rows: groups.setdefault((r['imb_ratio'], r['method'], r.get('variant', '')), []).append(r)
     out = []

@@ -371,6 +371,9 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
         raise LTDartsError(f'the auxiliary head needs feature maps of at least 8x8 at cell 2L/3, but {side}x{side} images give '
                            f'{_aux_side(side)}x{_aux_side(side)}: use images of at least 29x29 (synthetic_size=29) or no auxiliary head '
                            f'(auxiliary=False; on the command line --no-auxiliary)')
+    if cfg.cutout > side // 2:                    # DARTS' 16 is half of CIFAR's 32 pixels
+        warnings.warn(f'cutout={cfg.cutout} masks a square more than half the side of these {side}x{side} images (DARTS uses 16 '
+                      f'on 32x32): pass cutout={side // 2} (--cutout {side // 2}) to keep its proportion, or 0 for none')
     if len(data.y_train) < cfg.batch_size:
         raise LTDartsError(f'the training set has {len(data.y_train)} images, fewer than one batch (batch_size={cfg.batch_size}): '
                            f'lower --batch_size to at most {len(data.y_train)}')
@@ -486,6 +489,7 @@ def plot_train(history:list|str|Path, # per-epoch records, or a run folder
     ep = [r['epoch'] for r in history]
     ev = [r for r in history if 'test_acc' in r]
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.4), dpi=80)
+    plt.close(fig)                     # returned, not auto-shown: the notebook displays it once
     ax[0].plot(ep, [r['train_loss'] for r in history], label='train')
     if ev: ax[0].plot([r['epoch'] for r in ev], [r['test_loss'] for r in ev], label='test', marker='.')
     ax[0].set(title='loss', xlabel='epoch'); ax[0].legend()
