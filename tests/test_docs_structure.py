@@ -98,7 +98,9 @@ def test_chapters_install_what_they_import_on_colab():
     ok |= {"ipython"}                                                            # the kernel's own (Jupyter, Colab)
     dists = packages_distributions()
     missing = {m: chs for m, chs in _chapter_imports().items() if not {d.lower() for d in dists.get(m, [m])} & ok}
-    assert not missing, f"chapters import modules that neither the requirements nor the notebooks extra install: {missing}"
+    assert not missing, (f"chapters import modules that neither the requirements nor the notebooks extra install: {missing} "
+                         "(this reads the installed package's metadata: after editing settings.ini or setup.py, reinstall with "
+                         "pip install -e . first)")
 
 
 def test_export_cell_is_quiet_outside_a_checkout(tmp_path, monkeypatch):
@@ -112,3 +114,24 @@ def test_export_cell_is_quiet_outside_a_checkout(tmp_path, monkeypatch):
         assert "nbdev_export()" in src, f"{ch}.ipynb: the last code cell is not the export cell"
         exec(compile(src, f"{ch}.ipynb:last", "exec"), {})
     assert not list(tmp_path.iterdir()), f"the export cell wrote {sorted(p.name for p in tmp_path.iterdir())} outside a checkout"
+
+
+# nbdev 2's cell directives (the words without a colon; `key: value` lines are Quarto's cell options)
+_NBDEV_DIRECTIVES = {'export', 'exports', 'exporti', 'default_exp', 'hide', 'exec_doc', 'filter_stream', 'hide_line',
+                     'skip_showdoc', 'skip_exec', 'export_and_show', 'eval', 'echo', 'output', 'include', 'code-fold'}
+
+
+def test_cell_directives_are_known():
+    """A mistyped flag (`#| slwo`) is not an error to nbdev: the cell would run in the default suite, minutes of a real
+    experiment on every CI run. Every `#|` line starts with a known directive, a flag of `tst_flags`, or a Quarto option."""
+    import configparser
+    cp = configparser.ConfigParser(); cp.read(NBS.parent/"settings.ini")
+    known = _NBDEV_DIRECTIVES | set(cp.get("DEFAULT", "tst_flags", fallback="").split())
+    bad = []
+    for nb in sorted(NBS.glob("*.ipynb")):
+        for c in json.loads(nb.read_text())["cells"]:
+            if c["cell_type"] != "code": continue
+            for line in "".join(c["source"]).splitlines():
+                m = re.match(r"\s*#\|\s*([^\s:]+)(:?)", line)
+                if m and not m.group(2) and m.group(1) not in known: bad.append(f"{nb.name}: {line.strip()}")
+    assert not bad, f"unknown cell directives (a mistyped flag runs the cell in every test run): {bad}"

@@ -54,3 +54,18 @@ def test_ci_runs_the_readme_commands():
 def test_test_command_runs_notebooks_and_pytest():
     cmd = ci_commands()['TEST_CMD']
     assert 'nbdev_test' in cmd and 'pytest tests/' in cmd
+
+
+def test_readme_code_and_output_match_index():
+    "Each shown code cell of the index is a ```python block of the README, and its printed output follows it there."
+    nb = json.loads((ROOT/'nbs'/'index.ipynb').read_text())
+    readme = (ROOT/'README.md').read_text()
+    blocks = [b.strip() for b in re.findall(r"```python\n(.*?)```", readme, re.S)]
+    for c in nb['cells']:
+        src = ''.join(c['source']).strip()
+        if c['cell_type'] != 'code' or src.startswith('#| hide'): continue
+        assert src in blocks, f'README.md lacks (or shows another version of) this code cell of nbs/index.ipynb: {src[:80]!r}'
+        for o in c.get('outputs', []):
+            text = ''.join(o.get('text', '')).strip() if o.get('output_type') == 'stream' else ''
+            for line in filter(None, (l.strip() for l in text.splitlines())):
+                assert line in readme, f"README.md lacks the index's output line {line!r}: regenerate it from the index"
