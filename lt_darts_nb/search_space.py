@@ -4,6 +4,7 @@
 
 # %% ../nbs/03_search_space.ipynb #dffc6068
 from __future__ import annotations
+import re
 import torch
 from torch import nn
 import torch.nn.functional as F
@@ -373,7 +374,7 @@ def plot_alphas(alphas, # a `SearchNetwork` or a dict(normal=..., reduce=...) of
     for ax, (k, m) in zip(axs, mats.items()):
         im = ax.imshow(m.numpy(), cmap='viridis', vmin=0, vmax=vmax, aspect='auto')
         ax.set_xticks(range(len(prims)), prims, rotation=60, ha='right', fontsize=8)
-        ax.set_yticks(range(len(m)), edge_labels(steps), fontsize=8)
+        ax.set_yticks(range(len(m)), [re.sub(r'(c_\{k-[12]\})', r'$\1$', l) for l in edge_labels(steps)], fontsize=8)   # c_{k-2} as maths
         ax.set_title(f'{k} cell')
     fig.colorbar(im, ax=axs, shrink=0.8, label='softmax(α)')
     if title: fig.suptitle(title)
