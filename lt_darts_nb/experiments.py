@@ -11,7 +11,7 @@ import numpy as np
 from .core import LTDartsError, atomic_write
 from .genotypes import (PRIMITIVES, Genotype, genotype_from_dict, load_genotype, n_skip, n_param_free,
                                    plot_cell)
-from .search import METHODS, SearchResult, load_history, select_epoch
+from .search import METHODS, RECORD_KEYS, SearchResult, load_history, select_epoch
 
 # %% auto #0
 __all__ = ['FINAL_KEYS', 'CONFIG_KEYS', 'GRID_COMMAND', 'MIXING_COMMAND', 'results_dir', 'run_row', 'collect_runs',
@@ -274,8 +274,8 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
     "One panel per metric over the epochs, one line per run; returns the figure."
     if isinstance(metrics, str): metrics = (metrics,)
     hs = {k: as_history(v) for k, v in runs.items()}
-    known = {k for h in hs.values() for r in h for k in r}
-    if bad := [m for m in metrics if known and m not in known]:
+    known = {k for h in hs.values() for r in h for k in r} | set(RECORD_KEYS)   # a documented key not recorded yet: an empty panel
+    if bad := [m for m in metrics if m not in known]:
         raise LTDartsError(f"no run records {', '.join(map(repr, bad))}: use keys of the runs' history records, e.g. test_acc, test_few, "
                            f"val_acc, skip_normal, train_loss")
     fig, axes = _new_axes(len(metrics), ax)
@@ -372,7 +372,7 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     rows = [r for r in collect_runs(root) if r['dataset'] == dataset and r['method'] in methods]
     done = [r for r in rows if r['finished']]
     where = os.path.relpath(root) if root.is_absolute() else str(root)
-    if not root.is_dir():                      # a notebook run outside a clone of the repository (Colab): not 'never produced'
+    if not root.is_dir() and not root.parent.is_dir():   # no results/ at all: a notebook run outside a clone (Colab), not 'never produced'
         print(f'no results folder at {where}: the stored results are in the repository\'s results/ folder; run this chapter '
               f'from a clone of the repository (git clone https://github.com/lt-darts-nb/lt_darts_nb), or pass the folder that holds them')
         return None

@@ -447,7 +447,7 @@ def schedule_explorer(total_epochs:int=50, # initial number of epochs
     lay = W.Layout(width='370px'); st = {'description_width': '150px'}
     c = dict(
         total_epochs=W.IntSlider(value=total_epochs, min=2, max=300, description='total epochs', layout=lay, style=st),
-        w_lr=W.FloatLogSlider(value=w_lr, base=10, min=math.log10(w_floor), max=0, step=0.05, description='weight LR', readout_format='.2e', layout=lay, style=st),
+        w_lr=W.FloatLogSlider(value=w_lr, base=10, min=math.log10(w_floor) if w_floor > 0 else -4, max=0, step=0.05, description='weight LR', readout_format='.2e', layout=lay, style=st),
         w_kind=W.Dropdown(options=list(KNOB_KINDS), value=w_kind, description='weight schedule', layout=lay, style=st),
         arch_lr=W.FloatLogSlider(value=arch_lr, base=10, min=-6, max=-1, step=0.05, description='arch LR', readout_format='.2e', layout=lay, style=st),
         a_kind=W.Dropdown(options=list(KNOB_KINDS), value=a_kind, description='arch schedule', layout=lay, style=st),

@@ -213,7 +213,8 @@ class BBNMethod(Method):
         z = model(x_c, x_r, a)
         return bbn_loss(z, y_c, y_r, a), z, y_c
     def correct(self, z, y, batch):
-        "BBN's accuracy $a\\,\\mathrm{acc}(z, y_c) + (1-a)\\,\\mathrm{acc}(z, y_r)$ (as training reports it), times the batch size."
+        "BBN's accuracy $a\\,\\mathrm{acc}(z, y_c) + (1-a)\\,\\mathrm{acc}(z, y_r)$ (as training reports it), times the batch size; a subclass with one batch `(x, y)` scores against `y`."
+        if len(batch) < 4: return super().correct(z, y, batch)
         return bbn_accuracy(z, batch[1], batch[3], self.a) * batch[1].shape[0]
     def arch_forward(self, model, batch, epoch:float|None=None):
         if len(batch) == 4: return self.forward(model, batch, epoch)

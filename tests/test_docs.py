@@ -143,7 +143,7 @@ def test_widgets_have_static_images():
     assert not bad, "notebooks with an explorer widget but no stored image/png output:\n  " + "\n  ".join(bad)
 
 
-_MACHINE_PATH = re.compile(r"/tmp/tmp|/work/|/root/|/home/\w+/|\.venv/bin/")
+_MACHINE_PATH = re.compile(r"/tmp/tmp|/work/|/root/|/home/\w+/|\.venv(?:-ci)?/bin/")
 
 
 def test_stored_outputs_have_no_machine_paths():

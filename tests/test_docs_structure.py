@@ -118,7 +118,7 @@ def test_export_cell_is_quiet_outside_a_checkout(tmp_path, monkeypatch):
 
 # nbdev 2's cell directives (the words without a colon; `key: value` lines are Quarto's cell options)
 _NBDEV_DIRECTIVES = {'export', 'exports', 'exporti', 'default_exp', 'hide', 'exec_doc', 'filter_stream', 'hide_line',
-                     'skip_showdoc', 'skip_exec', 'export_and_show', 'eval', 'echo', 'output', 'include', 'code-fold'}
+                     'skip_showdoc', 'skip_exec', 'export_and_show', 'default_cls_lvl', 'eval', 'echo', 'output', 'include', 'code-fold'}
 
 
 def test_cell_directives_are_known():

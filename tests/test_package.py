@@ -28,7 +28,7 @@ def _requirements():
     tree = ast.parse((ROOT/'setup.py').read_text())
     for node in ast.walk(tree):                                  # the literal requirements of `extras = {...}` ('torchvision>=0.19')
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == 'extras' for t in node.targets):
-            for c in ast.walk(node.value):
+            for c in (c for v in getattr(node.value, 'values', []) for c in ast.walk(v)):     # the values, not the extras' names
                 if isinstance(c, ast.Constant) and isinstance(c.value, str) and c.value[:1].isalpha():
                     try: extra.add(_norm(Requirement(c.value).name))
                     except Exception: pass
