@@ -565,9 +565,9 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     data = load_search_data(cfg)               # data errors come before the run folder is created
     split = search_split(data.y_train, cfg.train_frac, seed=cfg.seed)   # so do too few images for one batch
     for half, idx in zip(('weight', 'architecture'), split):
-        if len(idx) < cfg.batch_size:
+        if len(idx) < cfg.batch_size:                   # the largest batch that fits both halves
             raise LTDartsError(f'the {half} half of the search data has {len(idx)} images, fewer than one batch '
-                               f'(batch_size={cfg.batch_size}): lower --batch_size to at most {len(idx)}')
+                               f'(batch_size={cfg.batch_size}): lower --batch_size to at most {min(map(len, split))}')
     with folder_lock(out):                     # one process per run folder (the core chapter): a second one is refused
         return _search(cfg, out, resume, data, split, dev, progress, on_step, verbose)
 
