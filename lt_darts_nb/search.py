@@ -28,11 +28,11 @@ from .bbn import BilateralSearchNetwork, bbn_loss, bbn_accuracy
 from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard, cell_edges
 
 # %% auto #0
-__all__ = ['METHODS', 'SELECTION_KEYS', 'RECORD_KEYS', 'REPORT_KEYS', 'SearchConfig', 'Method', 'ResampleMethod',
-           'ReweightMethod', 'BBNMethod', 'BBNAdaptiveLRMethod', 'get_method', 'search_primitives', 'import_plugins',
-           'load_search_data', 'evaluate', 'select_epoch', 'SearchResult', 'load_history', 'arch_schedule',
-           'weight_schedule', 'schedule_options', 'is_eval_epoch', 'n_evaluations', 'search', 'plot_search',
-           'tiny_config', 'select_run', 'search_many']
+__all__ = ['METHODS', 'SELECTION_KEYS', 'RECORD_KEYS', 'REPORT_KEYS', 'SearchConfig', 'method_options', 'Method',
+           'ResampleMethod', 'ReweightMethod', 'BBNMethod', 'BBNAdaptiveLRMethod', 'get_method', 'search_primitives',
+           'import_plugins', 'load_search_data', 'evaluate', 'select_epoch', 'SearchResult', 'load_history',
+           'arch_schedule', 'weight_schedule', 'schedule_options', 'is_eval_epoch', 'n_evaluations', 'search',
+           'plot_search', 'tiny_config', 'select_run', 'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
@@ -54,6 +54,7 @@ class SearchConfig(Config):
     # method
     method:str='ce' # 'ce', 'rs', 'rw', 'bbn' or 'bbn_alr' (or one a plugin registers)
     plugins:str='' # Python modules to import first, comma-separated: they register your methods, operations, adaptors or schedules (the extending chapter)
+    method_opts:str='' # the method's own settings, `key=value` pairs separated by commas (e.g. 'tau=1.5'): the names its `opts` declare
     weight_sampler:str='' # sampler of the weight batches ('' = the method's)
     arch_sampler:str='instance' # sampler of the architecture (validation) batches
     arch_loss:str='ce' # architecture-step loss: 'ce' (plain) or 'method' (the method's loss)
@@ -114,9 +115,35 @@ class SearchConfig(Config):
         return tuple(f for f in self.EXEC_FIELDS if not (f == 'eval_every' and self.select == 'best_val'))
 
 # %% ../nbs/08_search.ipynb #cfa80c36
+def method_options(declared:dict, # the names and defaults a method or training mode declares (its class's `opts`)
+                   text:str='', # the config's `method_opts`: `key=value` pairs separated by commas, e.g. 'tau=1.5'
+                   what:str='the method', # who declares them (for the error)
+                  ) -> dict:
+    "The declared settings with the given values, each converted to its default's type; one-line errors for unknown names and bad values."
+    out = dict(declared)
+    for part in filter(None, (p.strip() for p in (text or '').split(','))):
+        k, sep, v = (s.strip() for s in part.partition('='))
+        if not sep or not k: raise LTDartsError(f"method_opts: {part!r} is not key=value (e.g. 'tau=1.5'; pairs separated by commas)")
+        if k not in declared:
+            has = ', '.join(f'{n}={d!r}' for n, d in declared.items())
+            raise LTDartsError(f"{what} has no setting {k!r} in method_opts: " + (f'its settings are {has}' if has else 'it declares none'))
+        d = declared[k]
+        try:
+            if isinstance(d, bool):
+                if v.lower() not in ('true', 'false', '1', '0'): raise ValueError
+                out[k] = v.lower() in ('true', '1')
+            elif isinstance(d, (int, float)):
+                out[k] = type(d)(v)
+                if not math.isfinite(out[k]): raise ValueError
+            else: out[k] = v
+        except ValueError:
+            raise LTDartsError(f"{what}'s setting {k} takes a {type(d).__name__} such as {d!r}, got {v!r}") from None
+    return out
+
 class Method:
     "Plain DARTS (`'ce'`): instance-balanced weight batches and cross-entropy. Subclass to make other methods."
     name = 'ce'
+    opts = {} # the method's own settings and their defaults (`method_opts` sets them; an instance's `opts` holds the run's values)
     weight_samplers = ('instance',) # samplers of the loaders whose batches are concatenated into one step's batch
     arch_schedule = 'constant' # default schedule of the architecture learning rate
     train_mode = 'ce' # how `TrainConfig.from_search` trains the searched cell: a key of `train.TRAIN_MODES`
@@ -125,7 +152,9 @@ class Method:
     def check_config(cls, cfg:SearchConfig):
         "Refuse, with one line, settings this method cannot honour (called before a run writes anything; none here)."
 
-    def __init__(self, cfg:SearchConfig, counts:list, device): self.cfg, self.counts, self.device = cfg, list(counts), device
+    def __init__(self, cfg:SearchConfig, counts:list, device):
+        self.cfg, self.counts, self.device = cfg, list(counts), device
+        self.opts = method_options(type(self).opts, cfg.method_opts, f'method {self.name!r}')
     def set_time(self, epoch:float):
         "Called before every step with the fractional epoch: update the method's device-side scalars (none here)."
     def samplers(self) -> tuple:
@@ -512,6 +541,7 @@ def _check_config(cfg:SearchConfig):
     _check_shared(cfg)
     import_plugins(cfg.plugins)                # what they register is checked below
     get_method(cfg.method).check_config(cfg)
+    method_options(get_method(cfg.method).opts, cfg.method_opts, f'method {cfg.method!r}')
     if (prims := search_primitives(cfg)) is not None:
         _check_primitives(prims)
         if 'none' not in prims: raise LTDartsError(f"primitives {cfg.primitives!r} lack 'none', which the search space needs: add it")

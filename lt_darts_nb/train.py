@@ -23,7 +23,7 @@ from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
                                 _check_shared, _resume_data, dataset_name, _run_started, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
-                                _time_twin, _twin_batches, _cost_line, is_eval_epoch)
+                                _time_twin, _twin_batches, _cost_line, is_eval_epoch, method_options)
 
 # %% auto #0
 __all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'TRAIN_MODES', 'DATA_FIELDS', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode',
@@ -51,6 +51,7 @@ class TrainConfig(Config):
     # training mode
     mode:str='ce' # 'ce' (plain), 'rs' (re-sampling), 'rw' (re-weighting) or 'bbn' (bilateral branches), or one a plugin registers
     plugins:str='' # Python modules to import first, comma-separated (the search's: they register modes, operations, adaptors or schedules)
+    method_opts:str='' # the training mode's own settings, `key=value` pairs separated by commas (the names its `opts` declare; `from_search` takes over those of the search's)
     sampler:str='' # sampler of the training batches ('' = the mode's; 'bbn' always uses 'instance' + 'reversed')
     reweight:str='inverse' # re-weighting for 'rw': 'inverse' or 'effective'
     rw_beta:float=0.9999 # beta of the effective-number weights
@@ -100,13 +101,16 @@ class TrainConfig(Config):
         d = {k: getattr(sc, k) for k in SHARED_FIELDS}
         import_plugins(sc.plugins)                   # a method of a plugin names its mode
         d['mode'] = get_method(sc.method).train_mode
+        if sc.method_opts:                           # the search's settings that the training mode declares
+            mode_opts = get_train_mode(overrides.get('mode', d['mode'])).opts
+            d['method_opts'] = ','.join(p for p in sc.method_opts.split(',') if p.partition('=')[0].strip() in mode_opts)
         if sc.weight_sampler and d['mode'] != 'bbn': d['sampler'] = sc.weight_sampler
         return cls.from_dict({**cls().to_dict(), **d, **overrides})
 
 # fields a training run takes over from its search (`TrainConfig.from_search`)
 SHARED_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'data_root', 'synthetic_n_max', 'synthetic_size',
                  'synthetic_n_test', 'image_size', 'reweight', 'rw_beta', 'bbn_adaptor', 'bbn_branch_cells', 'bbn_infer_a',
-                 'deterministic', 'device', 'amp', 'channels_last', 'fused', 'plugins')
+                 'deterministic', 'device', 'amp', 'channels_last', 'fused', 'plugins', 'method_opts')
 
 # %% ../nbs/13_train.ipynb #53e95e0b
 class BilateralNetworkCIFAR(nn.Module):
@@ -183,8 +187,11 @@ class TrainMode:
     "`'ce'`: plain cross-entropy on instance-balanced batches. Subclass to make other modes; register them in `TRAIN_MODES`."
     name = 'ce'
     default_samplers = ('instance',) # samplers whose batches are concatenated into one step's batch
+    opts = {} # the mode's own settings and their defaults (`method_opts` sets them; an instance's `opts` holds the run's values)
 
-    def __init__(self, cfg:TrainConfig, counts:list, device): self.cfg, self.counts, self.device = cfg, list(counts), device
+    def __init__(self, cfg:TrainConfig, counts:list, device):
+        self.cfg, self.counts, self.device = cfg, list(counts), device
+        self.opts = method_options(type(self).opts, cfg.method_opts, f'training mode {self.name!r}')
     def samplers(self) -> tuple:
         "Samplers of the training loaders (`cfg.sampler` overrides a single-sampler mode's choice)."
         return (sampler_kind(self.cfg.sampler),) if self.cfg.sampler else self.default_samplers
@@ -299,6 +306,7 @@ def _check_config(cfg:TrainConfig):
     "Validate the settings that would otherwise fail only after the run folder is written."
     _check_shared(cfg)                               # types, data, seeds, grad_clip, bbn_infer_a, rw_beta: as the search's
     import_plugins(cfg.plugins)                      # what they register is checked below
+    method_options(get_train_mode(cfg.mode).opts, cfg.method_opts, f'training mode {cfg.mode!r}')
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
     if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every})')
