@@ -33,7 +33,7 @@ def results_dir(path:str|Path|None=None, # an explicit folder (returned as is)
 # %% ../nbs/12_experiments.ipynb #3551b942
 FINAL_KEYS = ('test_acc', 'test_many', 'test_medium', 'test_few', 'val_acc', 'train_acc')
 CONFIG_KEYS = ('method', 'dataset', 'imb_ratio', 'seed', 'lt_seed', 'epochs', 'bbn_adaptor', 'arch_schedule', 'arch_schedule_reduce',
-               'arch_power')
+               'arch_power', 'method_opts')
 
 def _read_json(p:Path):
     try: return json.loads(p.read_text())
