@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from .core import LTDartsError
 from .genotypes import PRIMITIVES, Genotype, n_skip, n_param_free
-from .search_space import derive_genotype as _derive_cell
+from .search_space import derive_genotype as _derive_cell, cell_steps
 
 # %% auto #0
 __all__ = ['edge_entropy', 'mean_entropy', 'genotype_from_weights', 'collapse_metrics', 'hessian_max_eigenvalue',
@@ -258,8 +258,7 @@ def cell_edges(history:Sequence[Mapping], # per-epoch records
               ) -> int:
     "Edges of a derived cell (2 per intermediate node), from the records' `alpha_normal` rows; DARTS' 8 when none has them."
     for h in history:
-        if (a := h.get('alpha_normal')) is not None:
-            return 2 * next((s for s in range(1, 64) if s * (s + 3) // 2 == len(a)), 4)   # 2 + 3 + ... + (s + 1) rows
+        if (a := h.get('alpha_normal')) is not None: return 2 * (cell_steps(len(a)) or 4)
     return 8
 
 def plot_monitors(history:Sequence[Mapping], # per-epoch dicts (`collapse_metrics` keys, 'epoch', optional `hessian_eig`)

@@ -13,8 +13,8 @@ from .ops import OPS, ReLUConvBN, FactorizedReduce
 from .genotypes import PRIMITIVES, Genotype
 
 # %% auto #0
-__all__ = ['MixedOp', 'SearchCell', 'run_cells', 'SearchNetwork', 'derive_genotype', 'edge_labels', 'plot_alphas',
-           'forward_batched']
+__all__ = ['MixedOp', 'cell_n_edges', 'cell_steps', 'SearchCell', 'run_cells', 'SearchNetwork', 'derive_genotype', 'edge_labels',
+           'plot_alphas', 'forward_batched']
 
 # %% ../nbs/03_search_space.ipynb #6eb3aa35
 def _candidate(name:str, C:int, stride:int) -> nn.Module:
@@ -71,6 +71,14 @@ class MixedOp(nn.Module):
 def _edge_index(i:int, j:int) -> int:
     "Row of alpha for the edge from state `j` into intermediate node `i` (node `i` has `2+i` inputs)."
     return i * (i + 3) // 2 + j
+
+def cell_n_edges(steps:int) -> int:
+    "Candidate edges (rows of alpha) of a search cell with `steps` intermediate nodes: 2 + 3 + ... + (steps + 1), 14 for DARTS' 4."
+    return _edge_index(steps, 0)
+
+def cell_steps(n_edges:int) -> int|None:
+    "The intermediate nodes of a search cell with `n_edges` candidate edges (None when no cell has that many)."
+    return next((s for s in range(1, 64) if cell_n_edges(s) == n_edges), None)
 
 def _batch_stats_shareable(bns) -> bool:
     "True when every batch norm normalises with batch statistics, without affine parameters, with the same eps."
@@ -234,7 +242,7 @@ class SearchNetwork(nn.Module):
         self.n_features = C_p
         self.global_pooling = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(C_p, n_classes)
-        n_edges, n_ops = sum(2 + i for i in range(steps)), len(self.primitives)
+        n_edges, n_ops = cell_n_edges(steps), len(self.primitives)
         self.alphas_normal = nn.Parameter(1e-3 * torch.randn(n_edges, n_ops))
         self.alphas_reduce = nn.Parameter(1e-3 * torch.randn(n_edges, n_ops))
 
@@ -335,7 +343,7 @@ def derive_genotype(weights, # softmax(alpha) of one cell type, shape (n_edges, 
     "The `[(op, input), ...]` list of one cell: per node, the `k` inputs with the strongest non-`none` candidate."
     prims = list(PRIMITIVES if primitives is None else primitives)
     W = torch.as_tensor(weights).detach().cpu().tolist()
-    if len(W) != sum(2 + i for i in range(steps)) or any(len(r) != len(prims) for r in W):
+    if len(W) != cell_n_edges(steps) or any(len(r) != len(prims) for r in W):
         raise LTDartsError(f'weights of shape ({len(W)}, {len(W[0]) if W else 0}) do not fit {steps} steps and '
                            f'{len(prims)} candidates: pass softmax(alpha) of shape (n_edges, n_ops)')
     cand = [c for c in range(len(prims)) if prims[c] != 'none']
@@ -367,7 +375,8 @@ def plot_alphas(alphas, # a `SearchNetwork` or a dict(normal=..., reduce=...) of
         alphas = alphas.alpha_softmax()
     prims = list(primitives or PRIMITIVES)
     mats = {k: torch.as_tensor(alphas[k]).detach().float().cpu() for k in ('normal', 'reduce')}
-    steps = next(s for s in range(1, 64) if sum(2 + i for i in range(s)) == len(mats['normal']))
+    steps = cell_steps(len(mats['normal']))
+    if steps is None: raise LTDartsError(f"{len(mats['normal'])} rows of alpha fit no cell: pass softmax(alpha) of shape (n_edges, n_ops)")
     vmax = vmax or max(float(m.max()) for m in mats.values())
     fig, axs = plt.subplots(1, 2, figsize=figsize, constrained_layout=True)
     plt.close(fig)                     # returned, not auto-shown: the notebook displays it once
