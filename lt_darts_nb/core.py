@@ -4,21 +4,34 @@
 
 # %% ../nbs/00_core.ipynb #4a9a199d
 from __future__ import annotations
-import os, re, sys, json, random, platform, tempfile, zipfile, contextlib, dataclasses, pickle, warnings, argparse, functools
+import os, re, sys, json, random, difflib, platform, tempfile, zipfile, contextlib, dataclasses, pickle, warnings, argparse, functools
 from pathlib import Path
 import numpy as np
 import torch
 from filelock import FileLock, Timeout
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'default_data_root', 'data_root', 'get_device', 'available_device',
-           'peak_memory_gib', 'seed_everything', 'atomic_write', 'save_checkpoint', 'load_checkpoint', 'save_json',
-           'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready', 'command_parser',
-           'console_command']
+__all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'check_known', 'default_data_root', 'data_root', 'get_device',
+           'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write', 'save_checkpoint',
+           'load_checkpoint', 'save_json', 'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready',
+           'command_parser', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
     "A user-facing error: its message is one line that says what to do."
+
+# %% ../nbs/00_core.ipynb #a1f31776
+def check_known(names, # the names asked for
+                known, # the names there are
+                what:str, # what a name is, for the message: 'row key'
+                hint:str='', # what to use instead, after the names
+               ):
+    "Raise `LTDartsError` naming every one of `names` not in `known`, with the closest known name to the first of them."
+    bad = [n for n in names if n not in known]
+    if not bad: return
+    close = difflib.get_close_matches(str(bad[0]), sorted(map(str, known)), n=1)
+    raise LTDartsError(f"unknown {what}{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}"
+                       + (f" (did you mean {close[0]!r}?)" if close else '') + (f': {hint}' if hint else ''))
 
 # %% ../nbs/00_core.ipynb #33d594dd
 DATA_ENV = 'LT_DARTS_DATA'
@@ -206,8 +219,7 @@ class Config:
     @classmethod
     def from_dict(cls, d:dict):
         "Build a config from a dict; unknown keys are an error."
-        bad = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
-        if bad: raise LTDartsError(f"unknown {cls.__name__} field(s): {', '.join(bad)}")
+        check_known(sorted(d), {f.name for f in dataclasses.fields(cls)}, f'{cls.__name__} field')
         return cls(**d)
     def diff(self, other) -> dict:
         "Fields whose values differ: `{name: (self, other)}`."

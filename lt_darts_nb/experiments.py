@@ -8,7 +8,7 @@ import csv, io, json, math, re, statistics, warnings
 from pathlib import Path
 import numpy as np
 
-from .core import LTDartsError, atomic_write
+from .core import LTDartsError, atomic_write, check_known
 from .genotypes import (PRIMITIVES, Genotype, genotype_from_dict, load_genotype, n_skip, n_param_free,
                                    plot_cell)
 from .search import METHODS, RECORD_KEYS, SearchResult, load_history, select_epoch
@@ -172,9 +172,9 @@ def group_stats(rows:list[dict], # from `collect_runs`
     "Per group: the key values, `n`, `<metric>_mean`, `<metric>_std` (None when n = 1) and a `note` (unfinished runs, repeated seeds)."
     if isinstance(by, str): by = (by,)
     if isinstance(metrics, str): metrics = (metrics,)
-    known = set().union(*rows) if rows else set()
-    if bad := [k for k in (*by, *metrics) if rows and k not in known]:
-        raise LTDartsError(f"unknown row key(s) {', '.join(map(repr, bad))}: use keys of `collect_runs` rows, e.g. {', '.join(sorted(known)[:8])}")
+    if rows:
+        known = set().union(*rows)
+        check_known((*by, *metrics), known, 'row key', f"use keys of `collect_runs` rows, e.g. {', '.join(sorted(known)[:8])}")
     groups = {}
     for r in sorted(rows, key=_row_order): groups.setdefault(tuple(r.get(k) for k in by), []).append(r)
     out = []
@@ -275,9 +275,7 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
     if isinstance(metrics, str): metrics = (metrics,)
     hs = {k: as_history(v) for k, v in runs.items()}
     known = {k for h in hs.values() for r in h for k in r} | set(RECORD_KEYS)   # a documented key not recorded yet: an empty panel
-    if bad := [m for m in metrics if m not in known]:
-        raise LTDartsError(f"no run records {', '.join(map(repr, bad))}: use keys of the runs' history records, e.g. test_acc, test_few, "
-                           f"val_acc, skip_normal, train_loss")
+    check_known(metrics, known, 'record key', "use keys of the runs' history records, e.g. test_acc, test_few, val_acc, skip_normal, train_loss")
     fig, axes = _new_axes(len(metrics), ax)
     for a, m in zip(axes, metrics):
         for name, h in hs.items():

@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_schedules.ipynb #6eb58079
 from __future__ import annotations
-import ast, base64, inspect, io, json, math
+import ast, base64, inspect, io, json, math, re
 from dataclasses import dataclass
 from typing import Callable
 import numpy as np
@@ -251,6 +251,9 @@ def _ast_value(node, spec):
 def parse_schedule(spec:str, # e.g. 'cosine(0.025, 0.001)', '3e-4', '0.5 * warmup(constant(1.0), 5)'
                   ) -> Schedule:
     "Parse a one-line string spec (the form `str(sched)` prints) into a `Schedule`."
+    name = re.match(r'\s*([A-Za-z_][\w-]*)\s*(?:\(|$)', spec)       # a kind's name spelt with hyphens reads as a subtraction
+    if name and '-' in name[1] and name[1].replace('-', '_') in SCHEDULES:
+        raise LTDartsError(f"unknown schedule kind {name[1]!r} (did you mean {name[1].replace('-', '_')!r}?): use one of {', '.join(SCHEDULES)}")
     try: tree = ast.parse(spec.strip(), mode='eval')
     except (SyntaxError, AttributeError, ValueError): raise LTDartsError(f"cannot parse schedule {spec!r}: write e.g. 'cosine(0.025, 0.001)'") from None
     return as_schedule(_ast_value(tree.body, spec))

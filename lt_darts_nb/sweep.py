@@ -4,14 +4,14 @@
 
 # %% ../nbs/14_sweep.ipynb #12fbba28
 from __future__ import annotations
-import os, sys, csv, io, json, math, time, shlex, signal, platform, difflib, importlib, itertools, statistics, subprocess
+import os, sys, csv, io, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess
 import re, threading, warnings, contextlib
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, fields, MISSING
 from pathlib import Path
 from fastcore.meta import delegates
 
-from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock
+from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known
 from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes, _peak_mem
@@ -123,9 +123,7 @@ def parse_options(opts, # None, a dict, 'key=value key=value', a JSON object str
         if defaults is None:
             out[k] = _literal(v) if isinstance(v, str) else v
             continue
-        if k not in defaults:
-            close = difflib.get_close_matches(k, list(defaults), n=1)
-            raise LTDartsError(f'unknown {what} option {k!r}' + (f': did you mean {close[0]!r}?' if close else ''))
+        check_known([k], defaults, f'{what} option')
         out[k] = _convert(v, defaults[k], k, what)
     return out
 
@@ -874,10 +872,8 @@ def sweep_stats(rows:list[dict], # from `collect_sweep`
                ) -> list[dict]:
     "Per (ratio, method, variant): `<metric>_mean`, `_std` (None when fewer than 2 values) and `_n` over the seeds that have it, `n` (the first metric's) and a note on the unfinished seeds."
     metrics = tuple(metrics or default_metrics(rows))
-    known = set().union(*rows) if rows else set()
-    if bad := [m for m in metrics if rows and m not in known]:
-        raise LTDartsError(f"unknown sweep row key(s) {', '.join(map(repr, bad))}: a sweep's rows name the search's metrics "
-                           f"search_* and the evaluation's train_* (e.g. {', '.join(default_metrics([dict(train_test_acc=1)])[:3])})")
+    if rows: check_known(metrics, set().union(*rows), 'sweep row key', "a sweep's rows name the search's metrics search_* and the "
+                         f"evaluation's train_* (e.g. {', '.join(default_metrics([dict(train_test_acc=1)])[:3])})")
     groups = {}
     for r in rows: groups.setdefault((r['imb_ratio'], r['method'], r.get('variant', '')), []).append(r)
     out = []
