@@ -11,6 +11,7 @@ import numpy as np
 from .core import LTDartsError, atomic_write, check_known
 from .genotypes import (PRIMITIVES, Genotype, genotype_from_dict, load_genotype, n_skip, n_param_free,
                                    plot_cell)
+from .data import FOLDER_PREFIX, dataset_name
 from .search import METHODS, RECORD_KEYS, SearchResult, load_history, select_epoch
 
 # %% auto #0
@@ -299,6 +300,11 @@ def alpha_trajectory(history:list, # per-epoch records
     a = np.array([r[f'alpha_{cell}'] for r in history], dtype=float)   # (epochs, edges, ops)
     return a[:, :, prims.index(op)].mean(1)
 
+def _searched_op(run, op:str) -> bool:
+    "Whether `op` was a candidate of a run (a history, run folder or `SearchResult`; an empty history: nothing says it was not)."
+    h = as_history(run)
+    return not h or op in h[-1].get('primitives', PRIMITIVES)
+
 def plot_alpha_trajectories(runs:dict, # {name: history, run folder or SearchResult}
                             op:str='skip_connect', # the operation to follow
                             cell:str='normal', # 'normal' or 'reduce'
@@ -307,7 +313,7 @@ def plot_alpha_trajectories(runs:dict, # {name: history, run folder or SearchRes
     "Mean softmax weight of `op` in `cell` over the epochs, one line per run (the uniform weight, 1/8 for DARTS' candidates, is dashed)."
     if cell not in ('normal', 'reduce'): raise LTDartsError(f"unknown cell type {cell!r}: use 'normal' or 'reduce'")
     hists = {name: as_history(run) for name, run in runs.items()}
-    lack = [name for name, h in hists.items() if h and op not in h[-1].get('primitives', PRIMITIVES)]
+    lack = [name for name, h in hists.items() if not _searched_op(h, op)]
     if len(lack) == len(hists) and lack: alpha_trajectory(hists[lack[0]], op, cell)       # no run has it: that run's one-line error
     fig, (a,) = _new_axes(1, ax, (5.5, 3.3))
     n_ops = set()
@@ -353,8 +359,17 @@ def run_map(rows:list[dict], # from `collect_runs`
         out[name] = r['path']
     return out
 
+def _same_dataset(recorded:str, asked:str) -> bool:
+    "Whether a run's recorded `dataset` is `asked` (a canonical name): `CIFAR-10` is `cifar10`, a folder is its path or its name."
+    try: rec = dataset_name(recorded)
+    except LTDartsError: return False
+    if rec == asked: return True
+    if not (rec.startswith(FOLDER_PREFIX) and asked.startswith(FOLDER_PREFIX)): return False
+    r, a = (Path(d[len(FOLDER_PREFIX):]).expanduser() for d in (rec, asked))
+    return r.resolve() == a.resolve() or (len(a.parts) == 1 and a.name == r.name)
+
 def full_scale_report(root:str|Path|None=None, # folder of run folders (default: the grid's, `results_dir()/'cifar10_lt'`; other folders under results/ hold benchmarks)
-                      methods:tuple=tuple(METHODS), # methods to show
+                      methods:tuple|str|None=None, # methods to show (default: every registered method, plugins' too)
                       imb_ratio:float=100, # the imbalance ratio of the figures
                       seed:int=0, # the seed of the figures
                       dataset:str='cifar10', # only runs on this dataset
@@ -366,8 +381,10 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     """Table and figures of the real-scale runs under `root`. With no finished run it says so and prints the command
     that produces them (and, when some runs are under way, still shows their progress, flagged); `None` when no run is there."""
     import os
+    dataset = dataset_name(dataset)
+    methods = tuple(METHODS) if methods is None else tuple(m.strip() for m in methods.split(',')) if isinstance(methods, str) else tuple(methods)
     root = results_dir(root) if root is not None else results_dir()/'cifar10_lt'     # the grid's folder (GRID_COMMAND)
-    rows = [r for r in collect_runs(root) if r['dataset'] == dataset and r['method'] in methods]
+    rows = [r for r in collect_runs(root) if _same_dataset(r['dataset'], dataset) and r['method'] in methods]
     done = [r for r in rows if r['finished']]
     where = os.path.relpath(root) if root.is_absolute() else str(root)
     if not root.is_dir() and not root.parent.is_dir():   # no results/ at all: a notebook run outside a clone (Colab), not 'never produced'
@@ -377,13 +394,15 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     if not done:
         print(f'GPU results have not been produced yet: no finished {dataset} run of {", ".join(methods)} under {where}'
               + (f' ({len(rows)} unfinished, shown below as progress, not results)' if rows else '') + '.\n'
-              f'To produce them (one GPU; runs side by side, resumable), from the repository root:\n    {command}\n'
-              f'then commit the run folders it writes (checkpoint.pt is git-ignored) and re-run this cell.')
+              + (f'To produce them (one GPU; runs side by side, resumable), from the repository root:\n    {command}\n'
+                 f'then commit the run folders it writes (checkpoint.pt is git-ignored) and re-run this cell.'
+                 if command != GRID_COMMAND or dataset == 'cifar10' else
+                 f'Run searches of {dataset} under {where} (lt_darts_search --out, or lt_darts_sweep --root), then re-run this cell.'))
         if not rows: return None
     table = results_table(rows, by=by)
     runs = run_map(rows, label=label, imb_ratio=imb_ratio, seed=seed)
     figs = dict(compare=plot_compare(runs, ('test_acc', 'test_many', 'test_few', 'skip_normal')) if runs else None,
-                skip=plot_alpha_trajectories(runs) if runs else None,
+                skip=plot_alpha_trajectories(runs) if any(_searched_op(r, 'skip_connect') for r in runs.values()) else None,
                 cells=plot_genotypes(runs) if runs else None)
     if show:
         from IPython.display import display, Markdown

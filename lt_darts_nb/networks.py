@@ -39,7 +39,8 @@ class Cell(nn.Module):
         if not isinstance(concat, (list, tuple, range)) or not concat or not all(_is_index(c) and 0 <= c < self._steps + 2 for c in concat):
             raise LTDartsError(f'{which} {concat!r} must be a non-empty list of states in 0..{self._steps + 1} (2.. are the nodes): check the genotype')
         unknown = sorted(set(op_names) - set(OPS))
-        if unknown: raise LTDartsError(f'unknown operations {unknown} in the genotype: use names from OPS ({", ".join(OPS)})')
+        if unknown: raise LTDartsError(f'unknown operations {unknown} in the genotype: use names from OPS ({", ".join(OPS)}), or name '
+                                       'the module that registers them in plugins (--plugins; the search\'s, for a searched genotype)')
         self._indices, self._concat = list(indices), list(concat)
         self.multiplier = len(self._concat)
         self._ops = nn.ModuleList(OPS[name](C, 2 if reduction and j < 2 else 1, True) for name, j in zip(op_names, indices))

@@ -31,7 +31,8 @@ def _shared_pool_op(op:nn.Module) -> bool:
 def _check_primitives(primitives):
     prims = list(PRIMITIVES if primitives is None else primitives)
     bad = [p for p in prims if p not in OPS]
-    if bad: raise LTDartsError(f'unknown operation(s) {bad}: use names from lt_darts_nb.ops.OPS')
+    if bad: raise LTDartsError(f'unknown operation(s) {bad}: use names from lt_darts_nb.ops.OPS ({", ".join(OPS)}), or name the '
+                               'module that registers yours in plugins (--plugins)')
     if len(set(prims)) != len(prims): raise LTDartsError(f'duplicate operations in {prims}: list each once')
     return prims
 

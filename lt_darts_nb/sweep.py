@@ -268,18 +268,24 @@ def sharing_note(devices:list, # the sweep's devices (`resolve_devices`)
 # %% ../nbs/14_sweep.ipynb #b3fb92cf
 _VARIANT_NAME = re.compile(r'[A-Za-z0-9][A-Za-z0-9._=+-]{0,119}')
 
-def _split_values(s:str) -> list[str]:
-    "Split 'a,f(b,c),d' at the commas outside brackets and quotes."
+def _split_values(s:str, sep:str|None=',') -> list[str]:
+    "Split 'a,f(b,c),d' at the commas (`sep=None`: at the spaces, dropping empty parts) outside brackets and quotes."
     out, cur, depth, quote = [], [], 0, None
     for ch in s:
         if quote: quote = None if ch == quote else quote
         elif ch in '\'"': quote = ch
         elif ch in '([{': depth += 1
         elif ch in ')]}': depth -= 1
-        elif ch == ',' and depth == 0:
+        elif depth == 0 and (ch == sep if sep else ch.isspace()):
             out.append(''.join(cur).strip()); cur = []; continue
         cur.append(ch)
-    return out + [''.join(cur).strip()]
+    if quote: raise LTDartsError(f'{s!r} has an unclosed {quote}: close it, or drop it')
+    out.append(''.join(cur).strip())
+    return out if sep else [o for o in out if o]
+
+def _unquote(s:str) -> str:
+    "`s` without one pair of quotes around it."
+    return s[1:-1] if len(s) > 1 and s[0] == s[-1] and s[0] in '\'"' else s
 
 def _slug(v:str) -> str:
     "A value as part of a folder name: letters, digits and `. _ -` kept, any other run of characters becomes '-'."
@@ -305,14 +311,15 @@ def _check_variant(name, opts, sdef:dict, tdef:dict) -> dict:
     return {**s, **{f'train.{k}': v for k, v in t.items()}}
 
 def _product_variants(s:str) -> dict:
-    "`{name: {option: value string}}` of 'option=v1,v2 option2=w1,w2': every combination."
+    """`{name: {option: value string}}` of 'option=v1,v2 option2=w1,w2': every combination. A value with commas or
+    spaces of its own is quoted: `primitives='none,sep_conv_3x3','none,max_pool_3x3'`."""
     axes = {}
-    for tok in shlex.split(s):
-        k, eq, v = tok.partition('=')
+    for tok in _split_values(s, None):
+        k, eq, v = _unquote(tok).partition('=')
         k = k.strip().lstrip('-')
         if not eq or not k: raise LTDartsError(f'cannot read variants {tok!r}: write option=value1,value2, e.g. bbn_adaptor=parabolic_decay,linear_decay')
         if k in axes: raise LTDartsError(f'variant option {k!r} given twice: give all its values once, comma-separated')
-        vals = _split_values(v)
+        vals = [_unquote(o) for o in _split_values(v)]
         if '' in vals: raise LTDartsError(f'variant option {k!r} has an empty value in {v!r}: drop the extra comma')
         axes[k] = vals
     out = {}
