@@ -19,7 +19,7 @@ __all__ = ['PRIMITIVES', 'PARAM_FREE', 'Genotype', 'DARTS_V1', 'DARTS_V2', 'DART
 PRIMITIVES = ['none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect',
               'sep_conv_3x3', 'sep_conv_5x5', 'dil_conv_3x3', 'dil_conv_5x5']
 
-PARAM_FREE = frozenset({'none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect'})
+PARAM_FREE = {'none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect'}   # a plugin adds its own: PARAM_FREE.add(name)
 
 # %% ../nbs/02a_genotypes.ipynb #b751a41c
 Genotype = namedtuple('Genotype', 'normal normal_concat reduce reduce_concat')
