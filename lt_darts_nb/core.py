@@ -4,14 +4,14 @@
 
 # %% ../nbs/00_core.ipynb #4a9a199d
 from __future__ import annotations
-import os, re, sys, json, random, difflib, platform, tempfile, zipfile, contextlib, dataclasses, pickle, warnings, argparse, functools
+import os, re, sys, json, random, difflib, platform, tempfile, zipfile, contextlib, dataclasses, pickle, warnings, argparse, functools, importlib
 from pathlib import Path
 import numpy as np
 import torch
 from filelock import FileLock, Timeout
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'check_known', 'default_data_root', 'data_root', 'get_device',
+__all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'check_known', 'require', 'default_data_root', 'data_root', 'get_device',
            'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write', 'save_checkpoint',
            'load_checkpoint', 'save_json', 'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready',
            'command_parser', 'console_command']
@@ -32,6 +32,15 @@ def check_known(names, # the names asked for
     close = difflib.get_close_matches(str(bad[0]), sorted(map(str, known)), n=1)
     raise LTDartsError(f"unknown {what}{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}"
                        + (f" (did you mean {close[0]!r}?)" if close else '') + (f': {hint}' if hint else ''))
+
+# %% ../nbs/00_core.ipynb #171e5456
+def require(module:str, # the package to import
+            what:str, # what needs it, for the message: 'lt_explorer'
+            install:str='', # how to get it (default: pip install <module>)
+           ):
+    "Import an optional package, or raise `LTDartsError` saying what needs it and how to install it."
+    try: return importlib.import_module(module)
+    except ImportError: raise LTDartsError(f"{what}: the {module} package is not installed: {install or 'pip install ' + module}") from None
 
 # %% ../nbs/00_core.ipynb #33d594dd
 DATA_ENV = 'LT_DARTS_DATA'

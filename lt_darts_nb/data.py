@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import tuplify
-from .core import LTDartsError, data_root, default_data_root, atomic_write, _umask
+from .core import LTDartsError, data_root, default_data_root, atomic_write, require, _umask
 from .sampling import *
 from .sampling import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, SAMPLERS,
                                   class_probs, sample_indices, sampler_kind)
@@ -248,9 +248,12 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
         cls(str(data_root(root, create=True)), train=train, download=True)
         return load_cifar(key, root, train, False, return_info, verbose)
     if info is None:
+        if (root/'labels.npz').is_file() or (root/spec['meta']).is_file():     # the dataset's own folder, not the one that holds it
+            raise LTDartsError(f"{root} is the {spec['title']} folder itself: point LT_DARTS_DATA (or --data_root) at the folder "
+                               f"that holds it, {root.parent}")
         raise LTDartsError(f"{spec['title']} not found under {root} (looked for {root/spec['folder']} and {jpeg}/labels.npz + "
-                           f"{'train' if train else 'test'}.zip): set LT_DARTS_DATA to a folder containing {key}/ or "
-                           f"{spec['folder']}/, or, when online, download it once: load_cifar('{key}', download=True)")
+                           f"{'train' if train else 'test'}.zip): set LT_DARTS_DATA (or --data_root) to a folder containing {key}/ or "
+                           f"{spec['folder']}/, or, when online, download it once in Python: load_cifar('{key}', download=True)")
     return (x, y, info) if return_info else (x, y)
 
 # %% ../nbs/01_data.ipynb #3409923c
@@ -296,13 +299,14 @@ class LTDataset:
         return class_groups(self.counts, many, few, mode or default_group_mode(self.n_classes))
     def digest(self) -> dict:
         """Fingerprints of what a run trains and tests on: `labels` (class names, training and test labels in order) and
-        `images` (the pixels). A run records them; its resume compares them (the search chapter)."""
+        `images` (the pixels), and `source`, where the images came from. A run records them; its resume compares the two
+        fingerprints (the search chapter), and its results name the source (a JPEG copy is not the original)."""
         def fp(*arrays):
             h = hashlib.blake2b(digest_size=8)
             for a in arrays:
                 a = np.ascontiguousarray(a); h.update(f'{a.dtype}{a.shape};'.encode()); h.update(a.data)
             return h.hexdigest()
-        return dict(labels=fp(np.array(self.class_names), self.y_train, self.y_test), images=fp(self.x_train, self.x_test))
+        return dict(labels=fp(np.array(self.class_names), self.y_train, self.y_test), images=fp(self.x_train, self.x_test), source=self.source)
     def __repr__(self):
         return (f'LTDataset({self.name}, ratio={self.imb_ratio:g}, profile={self.profile}, train={len(self.y_train)} '
                 f'({self.counts[0]}..{self.counts[-1]} per class), test={len(self.y_test)}, classes={self.n_classes}, '
@@ -587,7 +591,7 @@ def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', s
     "Interactive explorer (ipywidgets): dataset, ratio, profile, sampler, epoch -> class histogram and batch composition."
     explore_lt(dataset, imb_ratio, profile, sampler)   # one-line errors for bad starting values, before any widget
     if imb_ratio > 500: raise LTDartsError(f'the explorer shows ratios from 1 to 500, got {imb_ratio}: call explore_lt/plot_lt for larger ones')
-    import ipywidgets as W
+    W = require('ipywidgets', 'lt_explorer', 'pip install "lt_darts_nb[notebooks]"')
     from IPython.display import display
     ctl = dict(dataset=W.Dropdown(options=list(_SHAPES), value=dataset_name(dataset), description='dataset'),
                imb_ratio=W.FloatLogSlider(value=imb_ratio, base=10, min=0, max=np.log10(500), step=0.05, description='ratio'),

@@ -77,20 +77,22 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
                param_free_normal=n_param_free(g, 'normal'), param_free_reduce=n_param_free(g, 'reduce'),
                genotype=g, select=rule, selected_epoch=sel, path=str(run),
                run=str(run.relative_to(root)) if root is not None else run.name, variant=_sweep_variant(run),
-               device=env.get('device'), gpu=env.get('gpu'), **_code(run, env),
+               device=env.get('device'), gpu=env.get('gpu'), **_provenance(run, env),
                time_s=float(sum(r.get('time_s', 0.0) for r in hist)), eval_s=float(sum(r.get('eval_s', 0.0) for r in hist)),
                peak_mem_gib=_peak_mem(hist))
     return row
 
-def _code(run:Path, env:dict) -> dict:
+def _provenance(run:Path, env:dict) -> dict:
     """The code a run ran: `commit` (its last session's), `commits` (every session's, in order: a run resumed after a
-    `git pull` ran two) and `dirty` (some session ran edited code; None when no session recorded a commit)."""
+    `git pull` ran two) and `dirty` (some session ran edited code; None when no session recorded a commit); and its
+    data: `data_source`, where its last session's images came from (`LTDataset.source`; None when not recorded)."""
     try: sess = [json.loads(l) for l in (run/'sessions.jsonl').read_text().splitlines() if l.strip()]
     except (OSError, json.JSONDecodeError): sess = []
     recs = [s for s in sess if isinstance(s, dict) and s.get('commit')] or ([env] if env.get('commit') else [])
     commits = list(dict.fromkeys(s['commit'] for s in recs))
+    data = [s['data'] for s in sess if isinstance(s, dict) and isinstance(s.get('data'), dict) and s['data'].get('source')]
     return dict(commit=commits[-1] if commits else None, commits=commits,
-                dirty=any(bool(s.get('dirty')) for s in recs) if recs else None)
+                dirty=any(bool(s.get('dirty')) for s in recs) if recs else None, data_source=data[-1]['source'] if data else None)
 
 def _peak_mem(hist:list) -> float|None:
     "The largest `peak_mem_gib` of a history's records (None: none recorded one, e.g. a run off CUDA)."
@@ -359,6 +361,19 @@ def run_map(rows:list[dict], # from `collect_runs`
         out[name] = r['path']
     return out
 
+def _show(*parts):
+    "Markdown text and figures: displayed in a notebook; in a script the text is printed (the caller returns the figures)."
+    try:
+        from IPython import get_ipython
+        from IPython.display import display, Markdown
+        if get_ipython() is None: raise ImportError
+    except ImportError:
+        for p in parts:
+            if isinstance(p, str): print(p.rstrip(), end='\n\n')
+        return
+    for p in parts:
+        if p is not None: display(Markdown(p) if isinstance(p, str) else p)
+
 def _same_dataset(recorded:str, asked:str) -> bool:
     "Whether a run's recorded `dataset` is `asked` (a canonical name): `CIFAR-10` is `cifar10`, a folder is its path or its name."
     try: rec = dataset_name(recorded)
@@ -405,28 +420,24 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
                 skip=plot_alpha_trajectories(runs) if any(_searched_op(r, 'skip_connect') for r in runs.values()) else None,
                 cells=plot_genotypes(runs) if runs else None)
     if show:
-        from IPython.display import display, Markdown
         gpus = sorted({str(r['gpu'] or r['device']) for r in rows})
+        data = sorted({r['data_source'] for r in rows if r['data_source']})
         code = sorted({c[:8] for r in rows for c in r['commits']}) + (['edited code'] if any(r['dirty'] for r in rows) else [])
         hours = sum(r['time_s'] for r in rows) / 3600
         state = (f'{len(done)} finished and {len(rows) - len(done)} unfinished run(s) under `{where}`' if done else
                  f'**In progress, not results**: {len(rows)} unfinished run(s) under `{where}`, each at the last epoch it has reached')
-        display(Markdown(f'{state} ({", ".join(gpus)}; {hours:.2f} hours of search in all'
-                         + (f'; code at commit {", ".join(code)}' if code else '') + '). '
-                         'Mean ± std over seeds; accuracies on the balanced test set at the last epoch run; '
-                         'collapse counts of the selected genotype.\n\n' + table))
-        for f in figs.values():
-            if f is not None: display(f)
+        _show(f'{state} ({", ".join(gpus)}; {hours:.2f} hours of search in all' + (f'; data: {", ".join(data)}' if data else '')
+              + (f'; code at commit {", ".join(code)}' if code else '') + '). '
+              'Mean ± std over seeds; accuracies on the balanced test set at the last epoch run; '
+              'collapse counts of the selected genotype.\n\n' + table, *figs.values())
     from lt_darts_nb.sweep import sweep_table, plot_sweep
     sweeps = evaluated_sweeps(root, methods=methods)
     evals = {k: sweep_table(rs) for k, rs in sweeps.items()}
     eval_figs = {k: plot_sweep(rs) for k, rs in sweeps.items()}
     if show and evals:
-        from IPython.display import display, Markdown
         for where_s, md in evals.items():
-            display(Markdown(f'Evaluation from scratch of the searched cells (`lt_darts_sweep`, `{where_s}`): balanced test accuracy of the '
-                             'trained network at its last epoch, mean ± std over seeds.\n\n' + md))
-            display(eval_figs[where_s])
+            _show(f'Evaluation from scratch of the searched cells (`lt_darts_sweep`, `{where_s}`): balanced test accuracy of the '
+                  'trained network at its last epoch, mean ± std over seeds.\n\n' + md, eval_figs[where_s])
     return dict(rows=rows, table=table, runs=runs, figs=figs, finished=len(done), evaluations=evals, evaluation_figs=eval_figs)
 
 def evaluated_sweeps(root:str|Path|None=None, # folder holding sweep roots (default: `results_dir()`)

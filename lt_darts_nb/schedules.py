@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Callable
 import numpy as np
 import torch
-from .core import LTDartsError
+from .core import LTDartsError, require
 
 # %% auto #0
 __all__ = ['ADAPTORS', 'SCHEDULES', 'LR_GROUPS', 'HETERO_PRESETS', 'KNOB_KINDS', 'progress', 'parabolic_decay', 'linear_decay',
@@ -445,7 +445,7 @@ def schedule_explorer(total_epochs:int=50, # initial number of epochs
             and w_floor <= w_lr <= 1 and 1e-6 <= arch_lr <= 0.1):
         raise LTDartsError('a starting value lies outside its slider: total_epochs 2-300, w_floor <= w_lr <= 1, arch_lr 1e-6 to 0.1, '
                            'power 0-4, arch_floor_frac 0-1, freeze_at 0.05-0.95 (schedule_curves takes any value)')
-    import ipywidgets as W
+    W = require('ipywidgets', 'schedule_explorer', 'pip install "lt_darts_nb[notebooks]"')
     import matplotlib.pyplot as plt
     lay = W.Layout(width='370px'); st = {'description_width': '150px'}
     c = dict(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, fields, MISSING
 from pathlib import Path
 from fastcore.meta import delegates
 
-from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known
+from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require
 from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes, _peak_mem
@@ -552,7 +552,7 @@ def error_line(path:str|Path, # a log file
         after = lines[len(lines) - 1 - lines[::-1].index('Traceback (most recent call last):'):]
         pick = next((l for l in after if _EXC.match(l)), None)
     if pick is None: pick = lines[-1] if lines else ''
-    return pick[:300]
+    return pick if len(pick) <= 600 else pick[:599] + '…'       # the commands' errors are one line, but some are long
 
 def exit_error(rc:int, # a process's return code (negative: killed by that signal)
                log:str|Path, # its log file
@@ -636,8 +636,7 @@ def run_cell(cell:Cell, # the cell
 # %% ../nbs/14_sweep.ipynb #829634af
 def _require(module:str, executor:str):
     "Import an optional package, or a one-line error saying how to install it."
-    try: return importlib.import_module(module)
-    except ImportError: raise LTDartsError(f"executor {executor!r} needs the {module} package: pip install {module} (or use --executor local)") from None
+    return require(module, f'executor {executor!r}', f'pip install {module} (or use --executor local)')
 
 def _one_line(e:BaseException) -> str:
     lines = [l.strip() for l in str(e).splitlines() if l.strip()]
