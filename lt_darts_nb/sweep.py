@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_sweep.ipynb #12fbba28
 from __future__ import annotations
-import os, sys, csv, io, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess
+import os, sys, csv, io, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess, tempfile
 import re, threading, warnings, contextlib
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, fields, MISSING
@@ -17,13 +17,13 @@ from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as 
 from .experiments import run_row, _new_axes, _peak_mem
 
 # %% auto #0
-__all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'POLL_S', 'SEARCH_METRICS',
-           'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults', 'parse_options',
-           'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active', 'sharing_note',
-           'split_variant', 'parse_variants', 'shared_searches', 'stage_state', 'Cell', 'cell_name', 'cell_commands',
-           'config_diff', 'evaluated_search', 'plan_sweep', 'error_line', 'exit_error', 'run_cell', 'run_local',
-           'run_submitit', 'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table',
-           'cells_table', 'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
+__all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'POLL_S', 'CARRY_ENV',
+           'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults',
+           'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active',
+           'sharing_note', 'split_variant', 'parse_variants', 'shared_searches', 'stage_state', 'Cell', 'cell_name',
+           'cell_commands', 'config_diff', 'evaluated_search', 'plan_sweep', 'error_line', 'exit_error', 'run_cell',
+           'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats',
+           'sweep_table', 'cells_table', 'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
 
 # %% ../nbs/14_sweep.ipynb #c3ef2a3e
 def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
@@ -384,6 +384,8 @@ class Cell:
     variant:str='' # the variant ('' = none: the grid has no variants axis)
     search_of:str='' # the cell whose search this cell evaluates ('' = its own, `dir/search`): a variant that differs only in `train.` options
     search_dir:str='' # that cell's search folder
+    cwd:str='' # the folder its processes run in ('' = the worker's): a cluster executor's cells get the driver's
+    env:dict=field(default_factory=dict) # variables its processes get on top of the worker's (a cluster executor's: `CARRY_ENV` of the driver's)
     @property
     def name(self) -> str: return cell_name(self.ratio, self.method, self.seed, self.variant)
     @property
@@ -544,10 +546,12 @@ def error_line(path:str|Path, # a log file
             f.seek(0, os.SEEK_END); size = f.tell(); f.seek(max(0, size - n))
             text = f.read().decode('utf-8', 'replace')
     except OSError: return ''
-    text = text.rsplit('\n=== ', 1)[-1]                      # the last attempt only
+    parts = text.rsplit('\n=== ', 1)                          # the last attempt only, without its header line
+    text = parts[1].partition('\n')[2] if len(parts) == 2 else text
     lines = [l.strip() for l in _ANSI.sub('', text.replace('\r', '\n')).split('\n')]
+    errs = [m[0] for l in lines if (m := re.search(r'lt_darts_\w+: error: .*', l))]   # also after a progress bar on its line
     lines = [l for l in lines if l and not _BAR.search(l)]
-    pick = next((l for l in reversed(lines) if re.match(r'^lt_darts_\w+: error: ', l)), None)
+    pick = errs[-1] if errs else None
     if pick is None and 'Traceback (most recent call last):' in lines:
         after = lines[len(lines) - 1 - lines[::-1].index('Traceback (most recent call last):'):]
         pick = next((l for l in after if _EXC.match(l)), None)
@@ -565,9 +569,9 @@ def exit_error(rc:int, # a process's return code (negative: killed by that signa
         return f'killed by signal {name}' + (' (out of memory? see dmesg, or give it fewer cells at a time)' if sig == 9 else '')
     return error_line(log) or f'exit code {rc}'
 
-def _call(argv:list, log, env:dict) -> int:
-    "Run one process, its output appended to `log`; return its exit code."
-    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env)
+def _call(argv:list, log, env:dict, cwd:str|None=None) -> int:
+    "Run one process in `cwd`, its output appended to `log`; return its exit code."
+    p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     with _LOCK: _PROCS.add(p)
     try: return p.wait()
     finally:
@@ -601,8 +605,8 @@ def run_cell(cell:Cell, # the cell
     cmds = cell_commands(cell, python)
     with atomic_write(d/'command.txt', 'w') as f:
         for stage, argv in cmds: f.write(f'# {stage}\n{shlex.join(argv)}\n')
-    env = dict(os.environ, PYTHONUNBUFFERED='1', TQDM_MININTERVAL='30')
-    if cell.threads and 'OMP_NUM_THREADS' not in os.environ: env['OMP_NUM_THREADS'] = str(cell.threads)
+    env = dict(os.environ, **cell.env, PYTHONUNBUFFERED='1', TQDM_MININTERVAL='30')
+    if cell.threads and 'OMP_NUM_THREADS' not in env: env['OMP_NUM_THREADS'] = str(cell.threads)
     st = dict(cell=cell.name, status='done', host=platform.node(), device=cell.device, started=_now(), stages={})
     with open(d/'log.txt', 'a', buffering=1) as log:
         for stage, argv in cmds:
@@ -620,7 +624,7 @@ def run_cell(cell:Cell, # the cell
                 save_json(dict(search_of=cell.search_of, search=str(cell.search_path)), d/'train'/EVAL_RECORD)
             log.write(f'\n=== {_now()} {stage} ({state}) on {platform.node()}: {shlex.join(argv)}\n'); log.flush()
             t0 = time.time()
-            try: rc = _call(argv, log, env)
+            try: rc = _call(argv, log, env, cell.cwd or None)
             except OSError as e: rc, msg = -1, f'{type(e).__name__}: {e}'
             else: msg = None
             st['stages'][stage] = dict(state=state, returncode=rc, wall_s=round(time.time() - t0, 1))
@@ -639,8 +643,10 @@ def _require(module:str, executor:str):
     return require(module, f'executor {executor!r}', f'pip install {module} (or use --executor local)')
 
 def _one_line(e:BaseException) -> str:
+    "An executor's exception in one line: its first line, and the last exception line of a traceback it carries (a job's)."
     lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-    return f'{type(e).__name__}: {lines[-1] if lines else ""}'[:500]
+    exc = next((l for l in reversed(lines[1:]) if _EXC.match(l)), None)
+    return (f'{type(e).__name__}: {lines[0] if lines else ""}' + (f' ... {exc}' if exc else ''))[:500]
 
 def _report(st:dict, k:int, n:int, verbose:bool):
     if not verbose: return
@@ -666,21 +672,21 @@ def _waiting(cells:list) -> tuple[list, dict]:
         else: ready.append(c)
     return ready, waiting
 
-def _lost(c:Cell, e:BaseException) -> dict:
+def _lost(c:Cell, e:BaseException, log=None) -> dict:
     "The status of a cell whose job ended without returning one (the worker raised, the job was killed), saved as its status.json."
     st = dict(cell=c.name, status='failed', stage=next((s for s in c.stages if c.state(s) != 'done'), ''), ended=_now(),
-              error=f"its job ended without a status ({_one_line(e)}): see its log.txt and the executor's logs")
+              error=f"its job ended without a status ({_one_line(e)})" + (f"; the job's log: {log}" if log else ''))
     with contextlib.suppress(OSError):
         Path(c.dir).mkdir(parents=True, exist_ok=True); save_json(st, Path(c.dir)/'status.json')
     return st
 
 POLL_S = 30.0     # how often a sweep's driver looks whether a search that other cells wait for has finished
 
-def _drive(cells:list, submit, wait_one, get, verbose:bool, poll:float=POLL_S) -> list[dict]:
+def _drive(cells:list, submit, wait_one, get, verbose:bool, poll:float=POLL_S, job_log=None) -> list[dict]:
     """Run cells through an executor's `submit(cells) -> handles`, `wait_one(handles, timeout) -> a finished handle or None`
     and `get(handle) -> status`: the cells that can start at once, then the cells that wait for another cell's search as
     soon as that search is finished (the driver looks every `poll` s), or when that cell ends (a failed search: they
-    fail at once and say why)."""
+    fail at once and say why). `job_log(handle)`: where the executor logged a job that ended without a status."""
     ready, waiting = _waiting(cells)
     pending, out = {}, []
     def start(cs):
@@ -691,7 +697,7 @@ def _drive(cells:list, submit, wait_one, get, verbose:bool, poll:float=POLL_S) -
         if h is not None:
             c = pending.pop(h)
             try: st = get(h)
-            except Exception as e: st = _lost(c, e)
+            except Exception as e: st = _lost(c, e, job_log(h) if job_log else None)
             out.append(st); _report(st, len(out), len(cells), verbose)
             start(waiting.pop(c.name, []))
         for name in [n for n, ws in waiting.items() if ws[0].state('search') == 'done']: start(waiting.pop(name))
@@ -724,39 +730,76 @@ def run_submitit(cells:list, # the cells to run
                  verbose:bool=True, # print a line per finished cell
                 ) -> list[dict]:
     "Run cells as SLURM job arrays with submitit (one job per cell; the cells that wait for another's search, a later array)."
-    submitit = _require('submitit', 'submitit')
     if not cells: return []
-    opts = dict(name='lt_darts_sweep', timeout_min=48 * 60, cpus_per_task=4)
-    if any(c.device.startswith('cuda') or c.device == 'auto' for c in cells): opts['gpus_per_node'] = 1
-    opts.update(cluster or {})
-    ex = submitit.AutoExecutor(folder=str(Path(folder)/'%j'))
-    ex.update_parameters(**opts)
+    ex = _submitit_executor(cells, cluster, folder)
+    if ex.cluster != 'slurm' and verbose:
+        print(f"note: submitit runs the cells on its {ex.cluster!r} cluster, on this machine and all at once (no SLURM here: "
+              "sbatch not found); --executor local runs them a few at a time", flush=True)
+    submitted = []
     def submit(cs):
-        jobs = ex.map_array(run_cell, cs)
-        if verbose: print(f'submitted {len(jobs)} job(s) to {getattr(ex, "cluster", "submitit")}: {", ".join(str(j.job_id) for j in jobs[:3])}' + (' ...' if len(jobs) > 3 else ''), flush=True)
+        jobs = ex.map_array(run_cell, cs); submitted.extend(jobs)
+        if verbose: print(f'submitted {len(jobs)} job(s) to {ex.cluster}: {", ".join(str(j.job_id) for j in jobs[:3])}' + (' ...' if len(jobs) > 3 else ''), flush=True)
         return jobs
     def wait_one(jobs, timeout):
         end = time.time() + timeout
         while True:
             if (j := next((j for j in jobs if j.done()), None)) is not None or time.time() >= end: return j
             time.sleep(min(5.0, max(0.0, end - time.time())))
-    return _drive(cells, submit, wait_one, lambda j: j.result(), verbose)
+    try: return _drive(cells, submit, wait_one, lambda j: j.result(), verbose, job_log=lambda j: j.paths.stderr)
+    except KeyboardInterrupt:          # the jobs would go on without a driver, and a relaunch would start their cells again
+        running = [j for j in submitted if not j.done()]
+        for j in running: j.cancel(check=False)
+        print(f'interrupted: cancelled {len(running)} job(s) ({", ".join(str(j.job_id) for j in running[:5])}{" ..." if len(running) > 5 else ""}); '
+              'their runs keep the checkpoint of their last finished epoch: run the same sweep again to resume them', file=sys.stderr)
+        raise
+
+def _submitit_executor(cells:list, cluster:dict|None, folder:str|Path):
+    "submitit's `AutoExecutor` for `cells` (`cluster`: its `update_parameters` options, and `cluster='slurm'|'local'|'debug'`); one-line errors."
+    submitit = _require('submitit', 'submitit')
+    opts = dict(name='lt_darts_sweep', timeout_min=48 * 60, cpus_per_task=4)
+    if any(c.device.startswith('cuda') or c.device == 'auto' for c in cells): opts['gpus_per_node'] = 1
+    opts.update(cluster or {})
+    which = opts.pop('cluster', None)
+    try:
+        ex = submitit.AutoExecutor(folder=str(Path(folder)/'%j'), **({'cluster': which} if which else {}))
+        ex.update_parameters(**opts)
+    except (NameError, ValueError, TypeError) as e:
+        raise LTDartsError(f'--cluster for submitit: {str(e).splitlines()[0]} (its options: AutoExecutor.update_parameters, '
+                           "e.g. 'timeout_min=600 slurm_partition=gpu'; cluster=local|debug|slurm picks the cluster)") from None
+    return ex
 
 def run_ray(cells:list, # the cells to run
             cluster:dict|None=None, # 'address' for `ray.init`; the rest for `ray.remote` (num_gpus, num_cpus, memory, ...)
             verbose:bool=True, # print a line per finished cell
            ) -> list[dict]:
     "Run cells as Ray tasks (fractional GPUs share a GPU between cells)."
-    ray = _require('ray', 'ray')
     if not cells: return []
-    opts = dict(cluster or {})
-    address = opts.pop('address', None)
-    if not ray.is_initialized(): ray.init(address=address) if address else ray.init()
-    opts.setdefault('num_gpus', 1 if any(c.device.startswith('cuda') for c in cells) else 0)
-    opts.setdefault('num_cpus', 1); opts.setdefault('max_retries', 0)
-    task = ray.remote(**opts)(run_cell)
+    ray, task, init = _ray_task(cells, cluster)
+    if not ray.is_initialized(): ray.init(**init)     # no address: joins a running Ray cluster if there is one, else starts one here
     return _drive(cells, lambda cs: [task.remote(c) for c in cs],
                   lambda refs, t: next(iter(ray.wait(refs, num_returns=1, timeout=t)[0]), None), ray.get, verbose)
+
+def _ray_task(cells:list, cluster:dict|None) -> tuple:
+    "(ray, the remote `run_cell`, `ray.init` options) for `cells`: `cluster`'s `address` and `init_*` keys go to `ray.init`, the rest to `ray.remote`; one-line errors."
+    ray = _require('ray', 'ray')
+    opts = dict(cluster or {})
+    init = {k[len('init_'):]: opts.pop(k) for k in [k for k in opts if k.startswith('init_')]}
+    if 'address' in opts: init['address'] = opts.pop('address')
+    opts.setdefault('num_gpus', 1 if any(c.device.startswith('cuda') for c in cells) else 0)
+    opts.setdefault('num_cpus', 1); opts.setdefault('max_retries', 0)
+    try: task = ray.remote(**opts)(run_cell)             # checks the options; starts nothing
+    except (ValueError, TypeError) as e:
+        raise LTDartsError(f'--cluster for ray: {str(e).split(". Valid ones")[0]} (ray.remote options such as num_gpus=0.25 '
+                           'num_cpus=2 memory=...; address=... and init_<option>=... go to ray.init)') from None
+    return ray, task, init
+
+CARRY_ENV = ('LT_DARTS_DATA', 'PYTHONPATH', 'XDG_CACHE_HOME')   # what a cluster executor's cells take from the driver's environment
+
+def _for_cluster(cells:list) -> list:
+    "Cells that run where the driver runs, whatever the executor's worker: the driver's folder and `CARRY_ENV` variables."
+    env = {k: os.environ[k] for k in CARRY_ENV if k in os.environ}
+    for c in cells: c.cwd, c.env = os.getcwd(), dict(env)
+    return cells
 
 # %% ../nbs/14_sweep.ipynb #292294be
 SEARCH_METRICS = ('val_acc', 'test_acc', 'test_many', 'test_medium', 'test_few', 'skip_normal', 'param_free_normal')
@@ -1089,7 +1132,9 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
                 ) -> list[dict]:
     """Plan, run (skipping finished cells, resuming killed ones), collect and save the tables of a sweep (every cell under
     its root); returns the rows of the planned cells."""
-    if cfg.executor != 'local': _require(cfg.executor, cfg.executor)     # fail before anything is written
+    if cfg.executor == 'submitit':                  # fail before anything is written: the package, the options
+        with tempfile.TemporaryDirectory() as t: _submitit_executor([], cfg.cluster, t)
+    elif cfg.executor == 'ray': _ray_task([], cfg.cluster)
     _check_root(Path(cfg.root))
     local = cfg.executor == 'local'
     missing = _missing_devices(cfg.devices) if local else {}
@@ -1112,8 +1157,8 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
         save_json(cfg.to_dict(), root/'sweep.json')
         t0 = time.time()
         if local: statuses = run_local(todo, jobs, verbose)
-        elif cfg.executor == 'submitit': statuses = run_submitit(todo, cfg.cluster, root.resolve()/'.submitit', verbose)
-        else: statuses = run_ray(todo, cfg.cluster, verbose)
+        elif cfg.executor == 'submitit': statuses = run_submitit(_for_cluster(todo), cfg.cluster, root.resolve()/'.submitit', verbose)
+        else: statuses = run_ray(_for_cluster(todo), cfg.cluster, verbose)
     every = _with_statuses(collect_sweep(root, cells), statuses)     # the planned cells and those of earlier launches
     paths = save_sweep_tables(root, every)
     if verbose:
