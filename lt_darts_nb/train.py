@@ -15,6 +15,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_everything, save_checkpoint, save_json, in_test, atomic_write, folder_lock
+from .data import FOLDER_PREFIX
 from .sampling import DeviceLoader, class_weights, sampler_kind
 from .genotypes import Genotype, genotype_to_dict, save_genotype, load_genotype
 from .networks import NetworkCIFAR, as_genotype, count_params
@@ -32,6 +33,15 @@ __all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'TRAIN_MODES', 'DATA_FIELDS', 'Tr
 
 # %% ../nbs/13_train.ipynb #0fa6a91e
 BBN_LR_SCHEDULE = 'warmup(step_freeze(0.1, 120, 0.001) * step_freeze(1.0, 160, 0.01), 5)' # BBN's CIFAR-LT step schedule for 200 epochs, with LDAM-DRW's warm-up
+
+def _aux_side(side:int) -> int:
+    "Feature-map side after the two reduction cells (the auxiliary head reads the second one's output)."
+    return math.ceil(math.ceil(side / 2) / 2)
+
+def _image_side(cfg) -> int:
+    "The side of the images a (search or training) config asks for: `synthetic_size`, a folder's `image_size`, CIFAR's 32."
+    key = dataset_name(cfg.dataset)
+    return cfg.synthetic_size if key == 'synthetic' else cfg.image_size if key.startswith(FOLDER_PREFIX) else 32
 
 @dataclass
 class TrainConfig(Config):
@@ -105,6 +115,9 @@ class TrainConfig(Config):
             mode_opts = get_train_mode(overrides.get('mode', d['mode'])).opts
             d['method_opts'] = ','.join(p for p in sc.method_opts.split(',') if p.partition('=')[0].strip() in mode_opts)
         if sc.weight_sampler and d['mode'] != 'bbn': d['sampler'] = sc.weight_sampler
+        side = _image_side(sc)
+        if _aux_side(side) < 8: d['auxiliary'] = False     # the head needs images of 29x29 or more (a quick start's are 16x16)
+        d['cutout'] = min(cls.cutout, side // 2)            # DARTS' 16 is half of CIFAR's side: the same share of smaller images
         return cls.from_dict({**cls().to_dict(), **d, **overrides})
 
 # fields a training run takes over from its search (`TrainConfig.from_search`)
@@ -343,10 +356,6 @@ def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, 
     what = f'precision {cfg.amp or "float32"}' + (', channels_last' if cfg.channels_last else '') + f', step {st.mode}'
     print(_cost_line(dev, steps, dt, te * math.ceil(n_test / eb), f'{n_test} test', cfg.epochs, cfg.eval_every, what))
     del m, opt, st
-
-def _aux_side(side:int) -> int:
-    "Feature-map side after the two reduction cells (the auxiliary head reads the second one's output)."
-    return math.ceil(math.ceil(side / 2) / 2)
 
 def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, a search run folder (or its `SearchResult`) or a name ('DARTS_V2')
                    cfg:TrainConfig|dict|None=None, # the configuration (default: `TrainConfig()`)
