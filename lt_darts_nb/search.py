@@ -50,7 +50,9 @@ class SearchConfig(Config):
     synthetic_n_max:int=300 # synthetic data: images of the largest class
     synthetic_size:int=16 # synthetic data: image side
     synthetic_n_test:int=50 # synthetic data: test images per class
+    synthetic_n_classes:int=10 # synthetic data: number of classes
     image_size:int=32 # 'folder:' data: images are resized to this side (imb_ratio 1 keeps the natural class sizes)
+    folder_test:float=0.2 # 'folder:' data: balanced test images held out of each class first: below 1 a share of the smallest class, else a count
     # method
     method:str='ce' # 'ce', 'rs', 'rw', 'bbn' or 'bbn_alr' (or one a plugin registers)
     plugins:str='' # Python modules to import first, comma-separated: they register your methods, operations, adaptors or schedules (the extending chapter)
@@ -300,11 +302,12 @@ def load_search_data(cfg:SearchConfig):
     if cfg.imb_ratio < 1: raise LTDartsError(f'imb_ratio must be >= 1 (got {cfg.imb_ratio})')
     key = dataset_name(cfg.dataset)            # 'Synthetic', 'CIFAR-10': the canonical name
     if key == 'synthetic':
-        counts = lt_counts(cfg.synthetic_n_max, 10, cfg.imb_ratio, cfg.profile)
+        counts = lt_counts(cfg.synthetic_n_max, cfg.synthetic_n_classes, cfg.imb_ratio, cfg.profile)
         return synthetic_lt(counts, cfg.synthetic_n_test, size=cfg.synthetic_size, seed=cfg.lt_seed,
                             imb_ratio=cfg.imb_ratio, profile=cfg.profile)
     if key.startswith(FOLDER_PREFIX):
-        return make_lt(cfg.dataset, cfg.imb_ratio, profile=cfg.profile, root=cfg.data_root, seed=cfg.lt_seed, size=cfg.image_size)
+        return make_lt(cfg.dataset, cfg.imb_ratio, profile=cfg.profile, root=cfg.data_root, seed=cfg.lt_seed, size=cfg.image_size,
+                       test_per_class=int(cfg.folder_test) if cfg.folder_test >= 1 else cfg.folder_test)
     return make_lt(cfg.dataset, cfg.imb_ratio, profile=cfg.profile, root=cfg.data_root, seed=cfg.lt_seed)
 
 # %% ../nbs/08_search.ipynb #4e41cf7b
@@ -535,6 +538,9 @@ def _check_shared(cfg):
     if not 0 <= cfg.rw_beta < 1: raise LTDartsError(f'rw_beta must be in [0, 1) (got {cfg.rw_beta}): 0.9999 is the effective-number default')
     for k in ('synthetic_n_max', 'synthetic_size', 'synthetic_n_test', 'image_size'):      # else a shape error inside the first step
         if getattr(cfg, k) < 1: raise LTDartsError(f'{k} must be >= 1 (got {getattr(cfg, k)})')
+    if cfg.synthetic_n_classes < 2: raise LTDartsError(f'synthetic_n_classes must be >= 2 (got {cfg.synthetic_n_classes}): a long tail needs classes')
+    if not (0 < cfg.folder_test < 1 or (cfg.folder_test >= 1 and float(cfg.folder_test).is_integer())):
+        raise LTDartsError(f'folder_test must be a share in (0, 1) of the smallest class or a whole number of images per class, got {cfg.folder_test}')
 
 def _check_config(cfg:SearchConfig):
     "Validate the settings that would otherwise fail only after the run folder is written (a sweep checks every cell with it)."

@@ -57,7 +57,9 @@ class TrainConfig(Config):
     synthetic_n_max:int=300 # synthetic data: images of the largest class
     synthetic_size:int=16 # synthetic data: image side
     synthetic_n_test:int=50 # synthetic data: test images per class
+    synthetic_n_classes:int=10 # synthetic data: number of classes
     image_size:int=32 # 'folder:' data: images are resized to this side
+    folder_test:float=0.2 # 'folder:' data: balanced test images held out of each class first: below 1 a share of the smallest class, else a count
     # training mode
     mode:str='ce' # 'ce' (plain), 'rs' (re-sampling), 'rw' (re-weighting) or 'bbn' (bilateral branches), or one a plugin registers
     plugins:str='' # Python modules to import first, comma-separated (the search's: they register modes, operations, adaptors or schedules)
@@ -122,7 +124,7 @@ class TrainConfig(Config):
 
 # fields a training run takes over from its search (`TrainConfig.from_search`)
 SHARED_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'data_root', 'synthetic_n_max', 'synthetic_size',
-                 'synthetic_n_test', 'image_size', 'reweight', 'rw_beta', 'bbn_adaptor', 'bbn_branch_cells', 'bbn_infer_a',
+                 'synthetic_n_test', 'synthetic_n_classes', 'image_size', 'folder_test', 'reweight', 'rw_beta', 'bbn_adaptor', 'bbn_branch_cells', 'bbn_infer_a',
                  'deterministic', 'device', 'amp', 'channels_last', 'fused', 'plugins', 'method_opts')
 
 # %% ../nbs/13_train.ipynb #53e95e0b
@@ -303,7 +305,8 @@ class TrainResult:
         groups = ', '.join(f'{k} {f[k]:.3f}' for k in ('test_many', 'test_medium', 'test_few') if k in f)
         return f"TrainResult(out={str(self.out)!r}, epochs={len(self.history)}, test_acc={f.get('test_acc', float('nan')):.4f} ({groups}), params={self.n_params / 1e6:.3f}M)"
 
-DATA_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'synthetic_n_max', 'synthetic_size', 'synthetic_n_test', 'image_size')
+DATA_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'synthetic_n_max', 'synthetic_size', 'synthetic_n_test', 'synthetic_n_classes',
+               'image_size', 'folder_test')
 
 def _check_same_data(cfg:TrainConfig, run:Path):
     "Refuse to evaluate a search's cell on another long-tailed set than the search's (`DATA_FIELDS`; `data_root` may differ)."
