@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_sweep.ipynb #12fbba28
 from __future__ import annotations
-import os, sys, csv, io, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess, tempfile
+import os, sys, csv, io, inspect, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess, tempfile
 import re, threading, warnings, contextlib
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, fields, MISSING
@@ -574,6 +574,12 @@ def _call(argv:list, log, env:dict, cwd:str|None=None) -> int:
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     with _LOCK: _PROCS.add(p)
     try: return p.wait()
+    except BaseException:          # this process is being stopped (a cluster's cancel: SIGINT to the job alone): stop the command
+        if p.poll() is None:       # too, as Ctrl-C would (it exits at once, keeping its last checkpoint), rather than orphan it
+            p.send_signal(signal.SIGINT)
+            try: p.wait(10)
+            except subprocess.TimeoutExpired: p.kill(); p.wait()
+        raise
     finally:
         with _LOCK: _PROCS.discard(p)
 
@@ -643,10 +649,13 @@ def _require(module:str, executor:str):
     return require(module, f'executor {executor!r}', f'pip install {module} (or use --executor local)')
 
 def _one_line(e:BaseException) -> str:
-    "An executor's exception in one line: its first line, and the last exception line of a traceback it carries (a job's)."
+    """An executor's exception in one line: its first sentence (continued on the lines that start in lower case, as
+    submitit's 'has not produced any output (state: TIMEOUT)'), and the last exception line of a traceback it carries."""
     lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-    exc = next((l for l in reversed(lines[1:]) if _EXC.match(l)), None)
-    return (f'{type(e).__name__}: {lines[0] if lines else ""}' + (f' ... {exc}' if exc else ''))[:500]
+    k = 1
+    while k < len(lines) and lines[k][:1].islower(): k += 1
+    exc = next((l for l in reversed(lines[k:]) if _EXC.match(l)), None)
+    return (f'{type(e).__name__}: {" ".join(lines[:k])}' + (f' ... {exc}' if exc else ''))[:500]
 
 def _report(st:dict, k:int, n:int, verbose:bool):
     if not verbose: return
@@ -732,7 +741,7 @@ def run_submitit(cells:list, # the cells to run
     "Run cells as SLURM job arrays with submitit (one job per cell; the cells that wait for another's search, a later array)."
     if not cells: return []
     ex = _submitit_executor(cells, cluster, folder)
-    if ex.cluster != 'slurm' and verbose:
+    if ex.cluster != 'slurm' and not (cluster or {}).get('cluster') and verbose:
         print(f"note: submitit runs the cells on its {ex.cluster!r} cluster, on this machine and all at once (no SLURM here: "
               "sbatch not found); --executor local runs them a few at a time", flush=True)
     submitted = []
@@ -763,8 +772,8 @@ def _submitit_executor(cells:list, cluster:dict|None, folder:str|Path):
     try:
         ex = submitit.AutoExecutor(folder=str(Path(folder)/'%j'), **({'cluster': which} if which else {}))
         ex.update_parameters(**opts)
-    except (NameError, ValueError, TypeError) as e:
-        raise LTDartsError(f'--cluster for submitit: {str(e).splitlines()[0]} (its options: AutoExecutor.update_parameters, '
+    except (NameError, ValueError, TypeError, AssertionError, RuntimeError) as e:
+        raise LTDartsError(f'--cluster for submitit: {(str(e).splitlines() or [type(e).__name__])[0]} (its options: AutoExecutor.update_parameters, '
                            "e.g. 'timeout_min=600 slurm_partition=gpu'; cluster=local|debug|slurm picks the cluster)") from None
     return ex
 
@@ -785,6 +794,9 @@ def _ray_task(cells:list, cluster:dict|None) -> tuple:
     opts = dict(cluster or {})
     init = {k[len('init_'):]: opts.pop(k) for k in [k for k in opts if k.startswith('init_')]}
     if 'address' in opts: init['address'] = opts.pop('address')
+    if init:
+        named = [n for n, p in inspect.signature(ray.init).parameters.items() if p.kind != p.VAR_KEYWORD]
+        check_known([f'init_{k}' for k in init if k != 'address'], {f'init_{n}' for n in named}, 'ray.init option (--cluster)')
     opts.setdefault('num_gpus', 1 if any(c.device.startswith('cuda') for c in cells) else 0)
     opts.setdefault('num_cpus', 1); opts.setdefault('max_retries', 0)
     try: task = ray.remote(**opts)(run_cell)             # checks the options; starts nothing
