@@ -1030,7 +1030,8 @@ def check_sweep(rows:list[dict], # from `collect_sweep` / `run_sweep`
     if bad:
         b = bad[0]
         raise LTDartsError(f"{len(bad)} of {len(rows)} cell(s) failed, e.g. {cell_name(b['imb_ratio'], b['method'], b['seed'], b.get('variant', ''))}: "
-                           f"{b['error']} (see its log.txt; fix it and run the same sweep again)")
+                           f"{b['error']} (" + ('see its log.txt; ' if b.get('path') and (Path(b['path'])/'log.txt').is_file() else '')
+                           + 'fix it and run the same sweep again)')
 
 # %% ../nbs/14_sweep.ipynb #b0bc0845
 def plot_sweep(rows:list[dict], # from `collect_sweep`
