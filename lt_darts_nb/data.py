@@ -248,7 +248,7 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
         cls(str(data_root(root, create=True)), train=train, download=True)
         return load_cifar(key, root, train, False, return_info, verbose)
     if info is None:
-        if (root/'labels.npz').is_file() or (root/spec['meta']).is_file():     # the dataset's own folder, not the one that holds it
+        if root.name in (key, spec['folder']) and ((root/'labels.npz').is_file() or (root/spec['meta']).is_file()):   # the dataset's own folder
             raise LTDartsError(f"{root} is the {spec['title']} folder itself: point LT_DARTS_DATA (or --data_root) at the folder "
                                f"that holds it, {root.parent}")
         raise LTDartsError(f"{spec['title']} not found under {root} (looked for {root/spec['folder']} and {jpeg}/labels.npz + "

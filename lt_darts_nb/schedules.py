@@ -251,7 +251,7 @@ def _ast_value(node, spec):
 def parse_schedule(spec:str, # e.g. 'cosine(0.025, 0.001)', '3e-4', '0.5 * warmup(constant(1.0), 5)'
                   ) -> Schedule:
     "Parse a one-line string spec (the form `str(sched)` prints) into a `Schedule`."
-    name = re.match(r'\s*([A-Za-z_][\w-]*)\s*(?:\(|$)', spec)       # a kind's name spelt with hyphens reads as a subtraction
+    name = isinstance(spec, str) and re.match(r'\s*([A-Za-z_][\w-]*)\s*(?:\(|$)', spec)   # a kind's name spelt with hyphens: a subtraction
     if name and '-' in name[1] and name[1].replace('-', '_') in SCHEDULES:
         raise LTDartsError(f"unknown schedule kind {name[1]!r} (did you mean {name[1].replace('-', '_')!r}?): use one of {', '.join(SCHEDULES)}")
     try: tree = ast.parse(spec.strip(), mode='eval')

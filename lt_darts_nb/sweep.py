@@ -508,7 +508,8 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/train: {e}') from None
             topts = {**{k: getattr(tc, k) for k in ('mode', *SHARED_FIELDS, 'seed')}, **tro}
             tsaved = _read_json(d/'train'/'config.json') if _run_started(d/'train') else None
-            if tsaved is not None and (diff := config_diff(tsaved, topts, tdef, tc.exec_fields())):
+            # against the whole config the evaluation will run: what from_search derives too (sampler, small images' recipe)
+            if tsaved is not None and (diff := config_diff(tsaved, tc.to_dict(), tdef, tc.exec_fields())):
                 stale[d/'train'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
             # every execution setting spelled out: a resumed run takes the sweep's, not those it was started with
             targs = to_flags({**topts, **{k: getattr(tc, k) for k in TrainConfig.EXEC_FIELDS},
@@ -630,7 +631,7 @@ def run_cell(cell:Cell, # the cell
                 save_json(dict(search_of=cell.search_of, search=str(cell.search_path)), d/'train'/EVAL_RECORD)
             log.write(f'\n=== {_now()} {stage} ({state}) on {platform.node()}: {shlex.join(argv)}\n'); log.flush()
             t0 = time.time()
-            try: rc = _call(argv, log, env, cell.cwd or None)
+            try: rc = _call(argv, log, env, cell.cwd if cell.cwd and os.path.isdir(cell.cwd) else None)   # the driver's folder, where the node has it
             except OSError as e: rc, msg = -1, f'{type(e).__name__}: {e}'
             else: msg = None
             st['stages'][stage] = dict(state=state, returncode=rc, wall_s=round(time.time() - t0, 1))
