@@ -16,12 +16,13 @@ from .sampling import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, S
                                   class_probs, sample_indices, sampler_kind)
 
 # %% auto #0
-__all__ = ['PROFILES', 'DATASETS', 'FOLDER_PREFIX', 'GROUPS', 'IMAGE_EXTENSIONS', 'lt_counts', 'lt_indices', 'dataset_name',
-           'load_cifar', 'LTDataset', 'synthetic_lt', 'make_lt', 'pack_lt', 'search_split', 'default_group_mode',
-           'class_groups', 'group_mean', 'explore_lt', 'plot_lt', 'lt_explorer', 'image_folder_files',
-           'image_folder_lt', 'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD', 'BBN_CIFAR_MEAN',
-           'BBN_CIFAR_STD', 'SAMPLERS', 'sampler_kind', 'class_probs', 'class_index', 'sample_indices', 'LTSampler',
-           'class_weights', 'drw_weights', 'augment_batch', 'DeviceLoader', 'plot_sampler_frequencies', 'show_batch']
+__all__ = ['PROFILES', 'DATASETS', 'FOLDER_PREFIX', 'GROUPS', 'GROUP_MODES', 'IMAGE_EXTENSIONS', 'lt_counts', 'lt_indices',
+           'dataset_name', 'load_cifar', 'LTDataset', 'synthetic_lt', 'make_lt', 'pack_lt', 'search_split',
+           'default_group_mode', 'class_groups', 'group_mean', 'explore_lt', 'plot_lt', 'lt_explorer',
+           'image_folder_files', 'image_folder_lt', 'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD',
+           'BBN_CIFAR_MEAN', 'BBN_CIFAR_STD', 'SAMPLERS', 'sampler_kind', 'class_probs', 'class_index',
+           'sample_indices', 'LTSampler', 'class_weights', 'drw_weights', 'augment_batch', 'DeviceLoader',
+           'plot_sampler_frequencies', 'show_batch']
 
 # %% ../nbs/01_data.ipynb #774c4022
 _all_ = ['CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD', 'BBN_CIFAR_MEAN', 'BBN_CIFAR_STD',
@@ -502,6 +503,7 @@ def search_split(targets, # labels of the (long-tailed) training set
 
 # %% ../nbs/01_data.ipynb #b123a707
 GROUPS = ('many', 'medium', 'few')
+GROUP_MODES = ('auto', 'threshold', 'thirds')   # how `class_groups` forms them (a run's `group_mode`)
 
 def default_group_mode(n_classes:int) -> str:
     "'threshold' (many >100, few <20 training images) for >= 50 classes (CIFAR-100-LT), else 'thirds' (CIFAR-10-LT)."
@@ -519,7 +521,7 @@ def class_groups(counts, # training images per class
     elif mode == 'thirds':
         rank = np.argsort(-n, kind='stable'); k = len(n) // 3
         g = {name: np.isin(np.arange(len(n)), part) for name, part in zip(GROUPS, (rank[:k], rank[k:len(n) - k], rank[len(n) - k:]))}
-    else: raise LTDartsError(f"unknown group mode {mode!r}: use 'threshold', 'thirds' or 'auto'")
+    else: raise LTDartsError(f"unknown group mode {mode!r}: use {', '.join(GROUP_MODES)}")
     return {k: np.flatnonzero(g[k]) for k in GROUPS}
 
 def group_mean(values, # a per-class quantity, e.g. per-class accuracy

@@ -18,7 +18,7 @@ from fastcore.basics import tuplify
 from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint,
                               save_json, atomic_write, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
-                              DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind)
+                              DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES)
 from .genotypes import PRIMITIVES, genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork, _check_primitives
 from .architect import Architect
@@ -53,6 +53,7 @@ class SearchConfig(Config):
     synthetic_n_classes:int=10 # synthetic data: number of classes
     image_size:int=32 # 'folder:' data: images are resized to this side (imb_ratio 1 keeps the natural class sizes)
     folder_test:float=0.2 # 'folder:' data: balanced test images held out of each class first: below 1 a share of the smallest class, else a count
+    group_mode:str='auto' # the many/medium/few groups of the records: 'threshold' (>100, <20 training images), 'thirds' (by size) or 'auto' (thresholds from 50 classes on)
     # method
     method:str='ce' # 'ce', 'rs', 'rw', 'bbn' or 'bbn_alr' (or one a plugin registers)
     plugins:str='' # Python modules to import first, comma-separated: they register your methods, operations, adaptors or schedules (the extending chapter)
@@ -530,6 +531,7 @@ def _check_shared(cfg):
     "The checks of the fields a `SearchConfig` and a `TrainConfig` share (types first, so that the comparisons can run)."
     cfg.check_types()                          # imb_ratio='100', epochs=2.0, deterministic='no': one line, before any comparison
     dataset_name(cfg.dataset)                  # a known dataset, or folder:PATH
+    if cfg.group_mode not in GROUP_MODES: raise LTDartsError(f"unknown group_mode {cfg.group_mode!r}: use {', '.join(GROUP_MODES)}")
     for k in ('seed', 'lt_seed'):
         if not 0 <= getattr(cfg, k) < 2**32: raise LTDartsError(f'{k} must be an integer from 0 to 2**32 - 1, got {getattr(cfg, k)!r}')
     if not cfg.grad_clip >= 0: raise LTDartsError(f'grad_clip must be >= 0 (got {cfg.grad_clip}): the largest gradient norm, 0 turns clipping off')
@@ -629,7 +631,7 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
     ev = dict(batch_size=cfg.eval_batch_size, sampler='sequential', augment=False, mean=mean, std=std, device=dev, seed=0, channels_last=cfg.channels_last)
     val_loader = DeviceLoader(data.x_train[va], data.y_train[va], **ev)
     test_loader = DeviceLoader(data.x_test, data.y_test, **ev)
-    groups = data.groups()     # many / medium / few (thresholds: data chapter)
+    groups = data.groups(cfg.group_mode)     # many / medium / few (data chapter)
     hess_batches = _hessian_batches(data.x_train[va], data.y_train[va], cfg, ev) if cfg.hessian_every else None
     guard = CollapseGuard(max_skip=cfg.collapse_max_skip or None, min_entropy=cfg.collapse_min_entropy or None,
                           action=cfg.collapse_action)

@@ -153,7 +153,7 @@ SEARCH_RESERVED = {k: 'is set per cell by the sweep: use --methods, --ratios, --
 SEARCH_RESERVED.update({k: 'is set by the sweep (the cell folder): drop it' for k in ('out', 'resume')})
 TRAIN_RESERVED = {k: 'follows the search: set it in the search options (or --methods/--ratios/--seeds)'
                   for k in ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'data_root', 'synthetic_n_max', 'synthetic_size',
-                            'synthetic_n_test', 'synthetic_n_classes', 'image_size', 'folder_test', 'mode', 'method', 'seed')}
+                            'synthetic_n_test', 'synthetic_n_classes', 'image_size', 'folder_test', 'group_mode', 'mode', 'method', 'seed')}
 TRAIN_RESERVED.update(device='is set per cell by the sweep: use --device', genotype="is set by the sweep (the cell's search)",
                       out='is set by the sweep (the cell folder): drop it', resume='is set by the sweep: drop it')
 EXECUTORS = ('local', 'submitit', 'ray')

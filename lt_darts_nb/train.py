@@ -60,6 +60,7 @@ class TrainConfig(Config):
     synthetic_n_classes:int=10 # synthetic data: number of classes
     image_size:int=32 # 'folder:' data: images are resized to this side
     folder_test:float=0.2 # 'folder:' data: balanced test images held out of each class first: below 1 a share of the smallest class, else a count
+    group_mode:str='auto' # the many/medium/few groups of the records: 'threshold' (>100, <20 training images), 'thirds' (by size) or 'auto' (thresholds from 50 classes on)
     # training mode
     mode:str='ce' # 'ce' (plain), 'rs' (re-sampling), 'rw' (re-weighting) or 'bbn' (bilateral branches), or one a plugin registers
     plugins:str='' # Python modules to import first, comma-separated (the search's: they register modes, operations, adaptors or schedules)
@@ -124,7 +125,7 @@ class TrainConfig(Config):
 
 # fields a training run takes over from its search (`TrainConfig.from_search`)
 SHARED_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'data_root', 'synthetic_n_max', 'synthetic_size',
-                 'synthetic_n_test', 'synthetic_n_classes', 'image_size', 'folder_test', 'reweight', 'rw_beta', 'bbn_adaptor', 'bbn_branch_cells', 'bbn_infer_a',
+                 'synthetic_n_test', 'synthetic_n_classes', 'image_size', 'folder_test', 'group_mode', 'reweight', 'rw_beta', 'bbn_adaptor', 'bbn_branch_cells', 'bbn_infer_a',
                  'deterministic', 'device', 'amp', 'channels_last', 'fused', 'plugins', 'method_opts')
 
 # %% ../nbs/13_train.ipynb #53e95e0b
@@ -408,7 +409,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
                        mean=data.mean, std=data.std)      # the whole long-tailed training set, no split
     test_loader = DeviceLoader(data.x_test, data.y_test, batch_size=cfg.eval_batch_size, sampler='sequential', augment=False,
                                mean=data.mean, std=data.std, device=dev, seed=0, channels_last=cfg.channels_last)
-    groups = data.groups()
+    groups = data.groups(cfg.group_mode)
     seed_everything(cfg.seed, cfg.deterministic)
     model = mode.build_model(n_classes, geno).to(dev)
     if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
