@@ -13,7 +13,7 @@ from fastcore.meta import delegates
 
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require
 from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_config as _check_search
-from .train import TrainConfig, SHARED_FIELDS, get_train_mode, _check_config as _check_train
+from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes, _peak_mem
 
 # %% auto #0
@@ -152,8 +152,7 @@ def to_flags(opts:dict, # option values
 SEARCH_RESERVED = {k: 'is set per cell by the sweep: use --methods, --ratios, --seeds or --device' for k in ('method', 'imb_ratio', 'seed', 'device')}
 SEARCH_RESERVED.update({k: 'is set by the sweep (the cell folder): drop it' for k in ('out', 'resume')})
 TRAIN_RESERVED = {k: 'follows the search: set it in the search options (or --methods/--ratios/--seeds)'
-                  for k in ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'data_root', 'synthetic_n_max', 'synthetic_size',
-                            'synthetic_n_test', 'synthetic_n_classes', 'image_size', 'folder_test', 'group_mode', 'mode', 'method', 'seed')}
+                  for k in (*DATA_FIELDS, 'data_root', 'group_mode', 'mode', 'method', 'seed')}
 TRAIN_RESERVED.update(device='is set per cell by the sweep: use --device', genotype="is set by the sweep (the cell's search)",
                       out='is set by the sweep (the cell folder): drop it', resume='is set by the sweep: drop it')
 EXECUTORS = ('local', 'submitit', 'ray')
