@@ -4,10 +4,10 @@
 
 # %% ../nbs/11_cli.ipynb #82a928c3
 from __future__ import annotations
-import argparse, sys, json
+import sys, json
 from pathlib import Path
 from fastcore.meta import delegates
-from .core import LTDartsError, console_command, command_parser
+from .core import LTDartsError, console_command, run_command, chosen
 from .search import SearchConfig, search, plot_search
 
 # %% auto #0
@@ -38,7 +38,7 @@ def lt_darts_search(out:str='runs/search', # run folder (refuses to overwrite an
     "Run a DARTS search on a long-tailed dataset (all `SearchConfig` fields are options)."
     def go():
         # --resume: the run's saved settings, with the options on the command line on top (see `_resume_config`)
-        cfg = _resume_config(out, SearchConfig, kwargs, lt_darts_search.__wrapped__)[0] if resume else SearchConfig(**kwargs)
+        cfg = _resume_config(out, SearchConfig, kwargs) if resume else SearchConfig(**kwargs)
         res = search(cfg, out=out, resume=resume)
         plot_search(res.history, title=f'{cfg.method} on {cfg.dataset} (ratio {cfg.imb_ratio:g})', path=Path(out)/'search.png')
         final = res.history[-1]
@@ -52,37 +52,26 @@ lt_darts_search = console_command(lt_darts_search)   # `call_parse`, see the cor
 # %% ../nbs/11_cli.ipynb #aa1791e1
 from .train import TrainConfig, train_genotype, plot_train
 
-_ARGV = None   # the options `cli_main` is running a command with (None: this process's command line)
-
-def _given(f, argv:list|None=None) -> set:
-    "Names of the options of command `f` that the command line `argv` (default: this process's) spells out, abbreviations and `--no-` forms included."
-    p = command_parser(f)
-    for a in p._actions: a.default = argparse.SUPPRESS        # what is left in the namespace was given
-    try: ns, _ = p.parse_known_args(list(sys.argv[1:] if argv is None else argv))
-    except SystemExit: return set()                             # not this command's line (e.g. a Jupyter kernel's)
-    return set(vars(ns))
-
 def _is_search_run(path:str) -> bool:
     p = Path(path)
     return p.is_dir() and (p/'config.json').is_file() and 'method' in json.loads((p/'config.json').read_text())
 
-def _resume_config(out:str, cls, kwargs:dict, f) -> tuple:
-    """`(config, given)` for `--resume` of command `f`: the config saved in `out`, with the options the command line
-    spells out (or a Python caller passes with a non-default value) on top: those may differ from the saved ones only in
-    the execution settings (`EXEC_FIELDS`), which otherwise keep their saved values; `kwargs` alone when `out` holds no config yet."""
-    given, p = _given(f, _ARGV), Path(out)/'config.json'
-    if not p.is_file(): return cls(**kwargs), given
+def _resume_config(out:str, cls, kwargs:dict):
+    """The config for `--resume`: the one saved in `out`, with the options its caller chose (`core.chosen`: those
+    the command line spells out, or a Python caller passes) on top: those may differ from the saved ones only in the
+    execution settings (`EXEC_FIELDS`), which otherwise keep their saved values; `kwargs` alone when `out` holds no config yet."""
+    mine, p = chosen(kwargs), Path(out)/'config.json'
+    if not p.is_file(): return cls(**kwargs)
     try: saved = json.loads(p.read_text())
     except json.JSONDecodeError: raise LTDartsError(f'{p} is not valid JSON: move the folder {out} away to start that run again') from None
     defaults = cls().to_dict()
     other = sorted(set(saved) - set(defaults)) if isinstance(saved, dict) else ['?']
     if other: raise LTDartsError(f'{out} holds a run of another command (its config.json has {", ".join(other[:3])}, which '
                                  f'{cls.__name__} lacks): resume it with the command that started it')
-    mine = {k: v for k, v in kwargs.items() if k in given or v != defaults.get(k)}
-    return cls.from_dict({**saved, **mine}), given
+    return cls.from_dict({**saved, **mine})
 
 @delegates(TrainConfig)
-def lt_darts_train(genotype:str='DARTS_V2', # a search run folder, a genotype JSON file, or a name such as DARTS_V2
+def lt_darts_train(genotype:str=None, # a search run folder, a genotype JSON file, or a name such as DARTS_V2 (default: with --resume the run's own, else DARTS_V2)
                    out:str='runs/train', # run folder (refuses to overwrite another run)
                    resume:bool=False, # continue the run in --out from its last checkpoint
                    same_data:bool=True, # with a search run folder: its data settings and strategy, unless an option says otherwise (False, `--no-same_data`: this command's own)
@@ -91,15 +80,14 @@ def lt_darts_train(genotype:str='DARTS_V2', # a search run folder, a genotype JS
     def go():
         geno = genotype
         if resume and (Path(out)/'config.json').is_file():      # the run's saved settings (and genotype) unless given
-            cfg, given = _resume_config(out, TrainConfig, kwargs, lt_darts_train.__wrapped__)
-            if 'genotype' not in given and genotype == 'DARTS_V2' and (Path(out)/'genotype.json').is_file(): geno = str(Path(out)/'genotype.json')
-        elif same_data and _is_search_run(genotype):
-            # an option overrides the search's setting when it is on the command line, even at its default value
-            # (`--device cpu` after a CUDA search), or when a Python caller passes a value other than the default
-            defaults, given = TrainConfig().to_dict(), _given(lt_darts_train.__wrapped__, _ARGV)
-            cfg = TrainConfig.from_search(genotype, **{k: v for k, v in kwargs.items() if k in given or v != defaults.get(k)})
+            cfg = _resume_config(out, TrainConfig, kwargs)
+            if geno is None and (Path(out)/'genotype.json').is_file(): geno = str(Path(out)/'genotype.json')
+        elif same_data and genotype is not None and _is_search_run(genotype):
+            # an option overrides the search's setting when it is on the command line or passed from Python, even at
+            # its default value (`--device cpu` after a CUDA search)
+            cfg = TrainConfig.from_search(genotype, **chosen(kwargs))
         else: cfg = TrainConfig(**kwargs)
-        res = train_genotype(geno, cfg, out=out, resume=resume, same_data=False)   # the data were chosen above
+        res = train_genotype(geno or 'DARTS_V2', cfg, out=out, resume=resume, same_data=False)   # the data were chosen above
         plot_train(res.history, title=f'{cfg.mode} training on {cfg.dataset} (ratio {cfg.imb_ratio:g})', path=Path(out)/'train.png')
         f = res.final
         print(json.dumps({k: round(f[k], 4) for k in ('train_acc', 'test_acc', 'test_many', 'test_medium', 'test_few') if k in f}))
@@ -156,12 +144,6 @@ def cli_main(argv:list|None=None, # [COMMAND, OPTIONS...] (default: `sys.argv[1:
     if fn is None:
         print(f'lt_darts_nb.cli: error: unknown command {name!r}: use one of {", ".join(COMMANDS)}', file=sys.stderr)
         sys.exit(2)
-    f = fn.__wrapped__                                     # the function under `call_parse`
-    args = vars(command_parser(f, prog=name).parse_args(argv))
-    args.pop('pdb', None); args.pop('xtra', None)
-    global _ARGV
-    _ARGV, prev = argv, _ARGV                              # which options were given (`lt_darts_train` reads it)
-    try: f(**args)
-    finally: _ARGV = prev
+    run_command(fn.__wrapped__, argv, prog=name)           # the function under `console_command`
 
 if __name__ == '__main__' and '__file__' in globals(): cli_main()   # `python -m lt_darts_nb.cli [COMMAND] ...` (not in a notebook)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4a9a199d
 from __future__ import annotations
-import os, re, sys, json, random, difflib, platform, tempfile, zipfile, contextlib, dataclasses, pickle, warnings, argparse, functools, importlib
+import os, re, sys, json, random, difflib, platform, tempfile, zipfile, contextlib, contextvars, dataclasses, pickle, warnings, argparse, functools, importlib
 from pathlib import Path
 import numpy as np
 import torch
@@ -14,7 +14,7 @@ from filelock import FileLock, Timeout
 __all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'check_known', 'require', 'default_data_root', 'data_root', 'get_device',
            'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write', 'save_checkpoint',
            'load_checkpoint', 'save_json', 'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready',
-           'command_parser', 'console_command']
+           'command_parser', 'given_options', 'run_command', 'chosen', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -309,18 +309,49 @@ def command_parser(f, # a function whose annotated, commented arguments are the 
         a.help = f'{a.help}; {other} sets it {not on}'
     return p
 
-def console_command(f):
-    """`f` as a console command: called with no arguments from a script's top level (as a console script calls it), it
-    parses `sys.argv` with `command_parser`; called with arguments, or from other code, it is `f`."""
-    @functools.wraps(f)
-    def command(*args, **kwargs):
-        if args or kwargs or not _script_top_level(sys._getframe(1)): return f(*args, **kwargs)
-        opts = vars(command_parser(f).parse_args(sys.argv[1:]))
-        debug = opts.pop('pdb', False); opts.pop('xtra', None)     # fastcore's hidden options
+_GIVEN = contextvars.ContextVar('lt_darts_given', default=None)   # the options the running command line spells out
+
+def given_options(f, # a command, as for `command_parser`
+                  argv:list, # its command line (options only)
+                 ) -> set:
+    "Names of the options of command `f` that the command line `argv` spells out, abbreviations and `--no-` forms included."
+    p = command_parser(f)
+    for a in p._actions: a.default = argparse.SUPPRESS        # what is left in the namespace was given
+    try: ns, _ = p.parse_known_args(list(argv))
+    except SystemExit: return set()                             # not this command's line
+    return set(vars(ns))
+
+def run_command(f, # a command, as for `command_parser`
+                argv:list, # its command line (options only)
+                prog:str|None=None, # the command's name in its messages
+               ):
+    "Run command `f` on the command line `argv` as its console script does (`--pdb`: under the debugger); `chosen` tells it which options `argv` spells out."
+    opts = vars(command_parser(f, prog=prog).parse_args(list(argv)))
+    debug = opts.pop('pdb', False); opts.pop('xtra', None)     # fastcore's hidden options
+    token = _GIVEN.set(given_options(f, argv))
+    try:
         if debug:
             import pdb
             return pdb.runcall(f, **opts)
         return f(**opts)
+    finally: _GIVEN.reset(token)
+
+def chosen(kwargs:dict) -> dict:
+    """The items of a command's `**kwargs` its caller chose: run on a command line (`run_command`), the options the line
+    spells out, even at their default value; called from Python, every keyword argument passed."""
+    given = _GIVEN.get()
+    return dict(kwargs) if given is None else {k: v for k, v in kwargs.items() if k in given}
+
+def console_command(f):
+    """`f` as a console command: called with no arguments from a script's top level (as a console script calls it), it
+    runs on `sys.argv` (`run_command`); called with arguments, or from other code, it is `f`."""
+    @functools.wraps(f)
+    def command(*args, **kwargs):
+        if args or kwargs or not _script_top_level(sys._getframe(1)):
+            token = _GIVEN.set(None)                               # a Python call: its keyword arguments were chosen
+            try: return f(*args, **kwargs)
+            finally: _GIVEN.reset(token)
+        return run_command(f, sys.argv[1:])
     return command
 
 def _script_top_level(frame) -> bool:
