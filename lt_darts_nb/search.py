@@ -553,7 +553,7 @@ def _check_config(cfg:SearchConfig):
     if (prims := search_primitives(cfg)) is not None:
         _check_primitives(prims)
         if 'none' not in prims: raise LTDartsError(f"primitives {cfg.primitives!r} lack 'none', which the search space needs: add it")
-        if cfg.collapse_max_skip and 'skip_connect' not in prims:
+        if cfg.collapse_max_skip > 0 and 'skip_connect' not in prims:   # a negative value is refused below
             warnings.warn(f'collapse_max_skip={cfg.collapse_max_skip} counts skip_connect, which primitives {cfg.primitives!r} leave out: '
                           'it never fires (collapse_min_entropy watches any candidates)')
     if not 0 < cfg.train_frac < 1: raise LTDartsError(f'train_frac must be in (0, 1), got {cfg.train_frac}: the fraction of each class in the weight half (0.5 in DARTS)')
