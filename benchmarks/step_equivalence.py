@@ -51,8 +51,12 @@ def main():
         e = run('eager', n, device, **net)
         res[f'n{n} eager vs eager'] = diff(e, run('eager', n, device, **net))
         for mode in modes: res[f'n{n} eager vs {mode}'] = diff(e, run(mode, n, device, **net))
-        res[f'n{n} eager vs batched eager'] = diff(e, run('eager', n, device, True, **net))
-        for mode in modes: res[f'n{n} eager vs batched {mode}'] = diff(e, run(mode, n, device, True, **net))
+        b = run('eager', n, device, True, **net)
+        res[f'n{n} eager vs batched eager'] = diff(e, b)
+        for mode in modes:
+            g = run(mode, n, device, True, **net)
+            res[f'n{n} eager vs batched {mode}'] = diff(e, g)
+            res[f'n{n} batched eager vs batched {mode}'] = diff(b, g)     # capture alone, with batched edges
     for k, v in res.items(): print(k, v)
     if a.json: Path(a.json).write_text(json.dumps(res, indent=1))
 
