@@ -117,7 +117,10 @@ class Architect:
         ref = next(iter(self.model.arch_parameters()))
         u = self._unrolled
         if u is None or next(iter(u.arch_parameters())).device != ref.device or next(iter(u.arch_parameters())).dtype != ref.dtype:
-            u = self._unrolled = self.model.new()
+            # its random initial weights are overwritten below: drawn without moving the global generators, so a resumed
+            # run (which builds it again) draws from them what an uninterrupted run does
+            with torch.random.fork_rng(devices=[ref.device] if ref.device.type == 'cuda' else []):
+                u = self._unrolled = self.model.new()
         u.load_state_dict(self.model.state_dict())
         return u.train(self.model.training)
 
