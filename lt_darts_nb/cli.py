@@ -51,10 +51,13 @@ lt_darts_search = console_command(lt_darts_search)   # `call_parse`, see the cor
 
 # %% ../nbs/11_cli.ipynb #aa1791e1
 from .train import TrainConfig, train_genotype, plot_train
+from .search import _run_started
 
 def _is_search_run(path:str) -> bool:
     p = Path(path)
-    return p.is_dir() and (p/'config.json').is_file() and 'method' in json.loads((p/'config.json').read_text())
+    if not (p.is_dir() and (p/'config.json').is_file()): return False
+    try: return 'method' in json.loads((p/'config.json').read_text())
+    except json.JSONDecodeError: raise LTDartsError(f'{p/"config.json"} is not valid JSON: restore the search\'s settings, or pass a genotype file') from None
 
 def _resume_config(out:str, cls, kwargs:dict):
     """The config for `--resume`: the one saved in `out`, with the options its caller chose (`core.chosen`: those
@@ -81,7 +84,11 @@ def lt_darts_train(genotype:str=None, # a search run folder, a genotype JSON fil
         geno = genotype
         if resume and (Path(out)/'config.json').is_file():      # the run's saved settings (and genotype) unless given
             cfg = _resume_config(out, TrainConfig, kwargs)
-            if geno is None and (Path(out)/'genotype.json').is_file(): geno = str(Path(out)/'genotype.json')
+            if geno is None:
+                if not (Path(out)/'genotype.json').is_file() and _run_started(out):
+                    raise LTDartsError(f'{Path(out)/"genotype.json"} is missing: pass --genotype with the genotype this run trains '
+                                       '(its search folder or a genotype file)')
+                if (Path(out)/'genotype.json').is_file(): geno = str(Path(out)/'genotype.json')
         elif same_data and genotype is not None and _is_search_run(genotype):
             # an option overrides the search's setting when it is on the command line or passed from Python, even at
             # its default value (`--device cpu` after a CUDA search)

@@ -12,9 +12,9 @@ from filelock import FileLock, Timeout
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'check_known', 'require', 'default_data_root', 'data_root', 'get_device',
-           'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write', 'save_checkpoint',
-           'load_checkpoint', 'save_json', 'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready',
-           'command_parser', 'given_options', 'run_command', 'chosen', 'console_command']
+           'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write', 'remove_stale_tmp',
+           'save_checkpoint', 'load_checkpoint', 'save_json', 'folder_lock', 'Config', 'source_info', 'env_info',
+           'in_test', 'gpu_ready', 'command_parser', 'given_options', 'run_command', 'chosen', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -142,6 +142,13 @@ def atomic_write(path:str|Path, # the file to (re)place
         with contextlib.suppress(FileNotFoundError): os.unlink(tmp)
         raise
 
+def remove_stale_tmp(folder:str|Path) -> list:
+    "Delete the temporary files of `atomic_write` that a kill left in `folder` and its subfolders (hold the folder's lock); return their paths."
+    gone = []
+    for p in sorted(Path(folder).rglob('.*.tmp')):
+        if p.is_file() and re.fullmatch(r'\..+\.[a-z0-9_]{8}\.tmp', p.name): p.unlink(); gone.append(p)
+    return gone
+
 def save_checkpoint(obj, path:str|Path):
     "`torch.save` `obj` to `path` atomically."
     with atomic_write(path) as f: torch.save(obj, f)
@@ -167,7 +174,7 @@ def load_checkpoint(path:str|Path, # a file written by `save_checkpoint`
                                f'probably written by other code or another lt_darts_nb version; do not delete it: resume it with the '
                                f'code that wrote it, or, if you trust the file, read it with torch.load(path, weights_only=False)') from None
         raise LTDartsError(f'checkpoint {path} cannot be read ({type(e).__name__}): it is truncated or corrupt: '
-                           f'delete it to restart that run from scratch') from None
+                           f'a run cannot resume from it: move its run folder away to run that run again from scratch') from None
 
 def save_json(obj, path:str|Path, indent:int|None=2):
     "Write `obj` as JSON atomically."

@@ -16,7 +16,7 @@ from tqdm.auto import tqdm
 from fastcore.basics import tuplify
 
 from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint,
-                              save_json, atomic_write, env_info, in_test, folder_lock)
+                              save_json, atomic_write, remove_stale_tmp, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES)
 from .genotypes import PRIMITIVES, genotype_to_dict, genotype_from_dict, save_genotype
@@ -402,12 +402,21 @@ def _run_started(out:Path) -> bool:
     "Whether a run folder holds more than a config: a checkpoint, a history or a result (the run finished an epoch)."
     return any((Path(out)/f).exists() for f in ('checkpoint.pt', 'history.jsonl', 'result.json'))
 
+def _load_model_state(model, ckpt:dict, out:Path):
+    "Load a checkpoint's weights into `model`, or a one-line error when they do not fit it (its config.json edited since)."
+    try: model.load_state_dict(ckpt['model'])
+    except RuntimeError as e:
+        lines = [l.strip() for l in str(e).splitlines() if l.strip()]
+        raise LTDartsError(f'{out/"checkpoint.pt"} does not fit the network that {out/"config.json"} describes '
+                           f'({lines[min(1, len(lines) - 1)][:160]}): put the run\'s settings back in config.json') from None
+
 def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     """Check the run folder for a config with `to_dict`/`from_dict`/`diff` and `EXEC_FIELDS` (`SearchConfig`,
     `TrainConfig`); return `(checkpoint, changed)`: the checkpoint to resume from (or None) and the execution fields
     the resume changes, `{field: [saved, now]}` (`_log_session` saves them once the run goes on). The caller holds
     `out` (`folder_lock`, which has already refused a file there)."""
     cfg_file = out/'config.json'
+    if cfg_file.exists(): remove_stale_tmp(out)        # a run folder: a kill inside an atomic write leaves its temporary file
     if cfg_file.exists() and not _run_started(out):    # a run refused or killed before its first epoch: nothing to keep
         save_json(cfg.to_dict(), cfg_file)
         return None, {}
@@ -422,7 +431,20 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
             raise LTDartsError(f'cannot resume {out} with a different config ({what}): use the saved settings or another output '
                                f'folder (a resume may change only {", ".join(saved.exec_fields())})')
         ck = out/'checkpoint.pt'
-        return (load_checkpoint(ck) if ck.exists() else None), {k: list(v) for k, v in d.items()}
+        if not ck.exists():        # an epoch writes its checkpoint before its record: a kill never leaves a record alone
+            hist = out/'history.jsonl'
+            what = ('a finished run' if (out/'result.json').exists() else
+                    f'{sum(1 for l in hist.read_text().splitlines() if l.strip()) if hist.exists() else 0} epoch record(s)')
+            raise LTDartsError(f'{out} holds {what} but no checkpoint.pt to resume from: put the checkpoint back, or move the '
+                               f'folder away to run it again from scratch')
+        ckpt = load_checkpoint(ck)
+        if isinstance(ckpt.get('config'), dict):       # the settings the checkpoint was written with (since checkpoints hold them)
+            moved = {k: v for k, v in type(cfg).from_dict(ckpt['config']).diff(saved).items() if k not in saved.exec_fields()}
+            if moved:
+                what = '; '.join(f'{k}: checkpoint {a!r}, config.json {b!r}' for k, (a, b) in moved.items())
+                raise LTDartsError(f'{cfg_file} no longer matches the run\'s checkpoint ({what}): put the saved settings back in '
+                                   f'config.json (a resume changes only execution settings, given on its command line)')
+        return ckpt, {k: list(v) for k, v in d.items()}
     if out.exists() and any(p for p in out.iterdir() if not p.name.startswith('.')):
         raise LTDartsError(f'{out} exists and is not an lt_darts_nb run folder: choose another output folder')
     out.mkdir(parents=True, exist_ok=True)
@@ -447,7 +469,9 @@ def _resume_data(out:Path, digest:dict) -> bool:
     other classes or labels are refused (the checkpoint belongs to other data); other pixels with the same labels (a
     re-encoded or edited image) are allowed with a warning, and the session records it. True when the images changed."""
     p = out/'sessions.jsonl'
-    recs = [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+    try: recs = [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+    except json.JSONDecodeError:
+        raise LTDartsError(f'{p} is not valid JSON lines: repair it, or delete it (a resume then skips its check of the data)') from None
     last = next((r['data'] for r in reversed(recs) if isinstance(r.get('data'), dict)), None)
     if last is None: return False                   # a run started before runs recorded their data
     if last.get('labels') != digest['labels']:
@@ -649,7 +673,8 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
 
     history, start = [], 0
     if ckpt is not None:
-        model.load_state_dict(ckpt['model']); w_opt.load_state_dict(ckpt['w_opt']); architect.load_state_dict(ckpt['architect'])
+        _load_model_state(model, ckpt, out)
+        w_opt.load_state_dict(ckpt['w_opt']); architect.load_state_dict(ckpt['architect'])
         for l, s in zip(w_loaders + a_loaders, ckpt['loaders']): l.load_state_dict(s)
         torch.set_rng_state(ckpt['torch_rng']); _set_np_state(ckpt['np_rng']); random.setstate(tuple(ckpt['py_rng']))
         history, start = list(ckpt['history']), ckpt['epoch'] + 1
@@ -707,14 +732,15 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
         rec.update(n_steps=steps, time_s=time.time() - t0)      # the epoch's weight steps (each with its architecture step) and seconds
         if (peak := peak_memory_gib(dev)) is not None: rec['peak_mem_gib'] = peak    # CUDA only: the epoch's peak, evaluation included
         history.append(rec)
-        _write_history(out, history)
         # close the epoch in every loader (drop a half-used pass), so that the saved generator states are exactly
         # those the next epoch starts from, whether the run goes on or resumes from this checkpoint
         for l in w_loaders + a_loaders: l.set_epoch(epoch + 1, cfg.epochs)
         save_genotype(model.genotype(), out/'genotypes'/f'epoch_{epoch:03d}.json')
         save_checkpoint(dict(epoch=epoch, model=model.state_dict(), w_opt=w_opt.state_dict(), architect=architect.state_dict(),
                              loaders=[l.state_dict() for l in w_loaders + a_loaders], torch_rng=torch.get_rng_state(),
-                             np_rng=_np_state(), py_rng=list(random.getstate()), history=history), out/'checkpoint.pt')
+                             np_rng=_np_state(), py_rng=list(random.getstate()), history=history, config=cfg.to_dict()),
+                        out/'checkpoint.pt')
+        _write_history(out, history)    # after the checkpoint, which holds it too: a resume rewrites it from there
         ebar.set_postfix(train=f'{train_acc:.3f}', skip=rec['skip_normal'],
                          **({'val': f'{rec["val_acc"]:.3f}', 'test': f'{rec["test_acc"]:.3f}'} if 'val_acc' in rec else {}))
         if stop:

@@ -17,13 +17,13 @@ from tqdm.auto import tqdm
 from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_everything, save_checkpoint, save_json, in_test, atomic_write, folder_lock
 from .data import FOLDER_PREFIX
 from .sampling import DeviceLoader, class_weights, sampler_kind
-from .genotypes import Genotype, genotype_to_dict, save_genotype, load_genotype
+from .genotypes import Genotype, genotype_to_dict, genotype_from_dict, save_genotype, load_genotype
 from .networks import NetworkCIFAR, as_genotype, count_params
 from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
-                                _check_shared, _resume_data, dataset_name, _run_started, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _check_shared, _resume_data, dataset_name, _run_started, _load_model_state, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, is_eval_epoch, method_options)
 
 # %% auto #0
@@ -418,8 +418,10 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
     digest = data.digest()
     data_changed = ckpt is not None and _resume_data(out, digest)   # before the checkpoint meets the model
     gfile = out/'genotype.json'                   # a run that never finished an epoch keeps nothing: not its genotype either
-    if gfile.exists() and _run_started(out) and genotype_to_dict(load_genotype(gfile)) != genotype_to_dict(geno):
-        raise LTDartsError(f'{out} trained another genotype ({gfile}): use the same genotype or another output folder')
+    in_ckpt = ckpt is not None and ckpt.get('genotype') is not None            # checkpoints hold it since genotype.json could go
+    trained = genotype_from_dict(ckpt['genotype']) if in_ckpt else load_genotype(gfile) if gfile.exists() and _run_started(out) else None
+    if trained is not None and genotype_to_dict(trained) != genotype_to_dict(geno):
+        raise LTDartsError(f'{out} trained another genotype ({"its checkpoint" if in_ckpt else gfile}): use the same genotype or another output folder')
     save_genotype(geno, gfile)
 
     opt = torch.optim.SGD(model.parameters(), cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
@@ -429,7 +431,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
     n_params = count_params(model)
     history, start = [], 0
     if ckpt is not None:
-        model.load_state_dict(ckpt['model']); opt.load_state_dict(ckpt['opt'])
+        _load_model_state(model, ckpt, out); opt.load_state_dict(ckpt['opt'])
         for l, s in zip(loaders, ckpt['loaders']): l.load_state_dict(s)
         model.generator.set_state(ckpt['drop_path_rng'])
         torch.set_rng_state(ckpt['torch_rng']); _set_np_state(ckpt['np_rng']); random.setstate(tuple(ckpt['py_rng']))
@@ -472,11 +474,12 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
         rec.update(n_steps=steps, time_s=time.time() - t0)      # the epoch's steps and seconds
         if (peak := peak_memory_gib(dev)) is not None: rec['peak_mem_gib'] = peak    # CUDA only: the epoch's peak, evaluation included
         history.append(rec)
-        _write_history(out, history)
         for l in loaders: l.set_epoch(epoch + 1, cfg.epochs)   # close the epoch: the saved states start the next one
         save_checkpoint(dict(epoch=epoch, model=model.state_dict(), opt=opt.state_dict(), loaders=[l.state_dict() for l in loaders],
                              drop_path_rng=model.generator.get_state(), torch_rng=torch.get_rng_state(), np_rng=_np_state(),
-                             py_rng=list(random.getstate()), history=history), out/'checkpoint.pt')
+                             py_rng=list(random.getstate()), history=history, config=cfg.to_dict(), genotype=genotype_to_dict(geno)),
+                        out/'checkpoint.pt')
+        _write_history(out, history)    # after the checkpoint, which holds it too (the search chapter)
         post = dict(loss=f'{train_loss:.3f}', train=f'{train_acc:.3f}')
         if 'test_acc' in rec: post.update(test=f'{rec["test_acc"]:.3f}', **({'few': f'{rec["test_few"]:.3f}'} if 'test_few' in rec else {}))
         ebar.set_postfix(**post)
