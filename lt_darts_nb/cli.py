@@ -105,7 +105,7 @@ lt_darts_train.__delwrap__ = TrainConfig
 lt_darts_train = console_command(lt_darts_train)
 
 # %% ../nbs/11_cli.ipynb #7c6323fc
-from .sweep import run_sweep, check_sweep
+from .sweep import run_sweep, check_sweep, PARENT_ENV
 
 @delegates(run_sweep)
 def lt_darts_sweep(dry_run:bool=False, # print the plan and the commands; run and write nothing
@@ -151,6 +151,26 @@ def cli_main(argv:list|None=None, # [COMMAND, OPTIONS...] (default: `sys.argv[1:
     if fn is None:
         print(f'lt_darts_nb.cli: error: unknown command {name!r}: use one of {", ".join(COMMANDS)}', file=sys.stderr)
         sys.exit(2)
+    _watch_parent()                                        # started by a sweep: stop when the sweep is killed
     run_command(fn.__wrapped__, argv, prog=name)           # the function under `console_command`
+
+def _watch_parent(poll:float=2.0, # seconds between two looks
+                  grace:float=30.0, # seconds between the interrupt and SIGTERM
+                 ):
+    """When `$LT_DARTS_PARENT_PID` names this process's parent (a sweep's runner sets it), watch it from a daemon thread:
+    once the parent is gone (a sweep killed with SIGKILL, say), interrupt this command as Ctrl-C would (it exits keeping
+    the checkpoint of its last finished epoch), and SIGTERM it if it is still running `grace` s later (or at once where
+    SIGINT is ignored, as in a background job). Otherwise nothing. Returns the thread, or None."""
+    import os, signal, threading, time
+    want = os.environ.pop(PARENT_ENV, '')
+    if not want.isdigit() or int(want) != os.getppid(): return None    # not started by that process (or it is gone already)
+    def watch():
+        while os.getppid() == int(want): time.sleep(poll)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
+            os.kill(os.getpid(), signal.SIGINT)      # a real signal: it also ends a blocking wait
+            time.sleep(grace)
+        os.kill(os.getpid(), signal.SIGTERM)
+    t = threading.Thread(target=watch, name='lt_darts_watch_parent', daemon=True); t.start()
+    return t
 
 if __name__ == '__main__' and '__file__' in globals(): cli_main()   # `python -m lt_darts_nb.cli [COMMAND] ...` (not in a notebook)

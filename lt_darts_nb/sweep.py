@@ -17,7 +17,7 @@ from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _che
 from .experiments import run_row, _new_axes, _peak_mem
 
 # %% auto #0
-__all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'POLL_S', 'CARRY_ENV',
+__all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'PARENT_ENV', 'POLL_S', 'CARRY_ENV',
            'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults',
            'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active',
            'sharing_note', 'split_variant', 'parse_variants', 'shared_searches', 'stage_state', 'Cell', 'cell_name',
@@ -569,8 +569,11 @@ def exit_error(rc:int, # a process's return code (negative: killed by that signa
         return f'killed by signal {name}' + (' (out of memory? see dmesg, or give it fewer cells at a time)' if sig == 9 else '')
     return error_line(log) or f'exit code {rc}'
 
+PARENT_ENV = 'LT_DARTS_PARENT_PID'    # a command run by `cli_main` stops when this process, its parent, is gone (`cli._watch_parent`)
+
 def _call(argv:list, log, env:dict, cwd:str|None=None) -> int:
     "Run one process in `cwd`, its output appended to `log`; return its exit code."
+    env = dict(os.environ if env is None else env, **{PARENT_ENV: str(os.getpid())})   # it stops if this process is killed
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env, cwd=cwd)
     with _LOCK: _PROCS.add(p)
     try: return p.wait()
