@@ -287,7 +287,8 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
         a.set(title=m, xlabel='epoch')
         if _is_acc(m): a.set_ylim(0, 1)
         a.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
+    first = next((a for a in axes if a.get_legend_handles_labels()[0]), None)    # the first panel with a line
+    if first is not None: first.legend(fontsize=8)
     fig.tight_layout()
     return fig
 
