@@ -67,10 +67,12 @@ def _resume_config(out:str, cls, kwargs:dict):
     if not p.is_file(): return cls(**kwargs)
     try: saved = json.loads(p.read_text())
     except json.JSONDecodeError: raise LTDartsError(f'{p} is not valid JSON: move the folder {out} away to start that run again') from None
-    defaults = cls().to_dict()
-    other = sorted(set(saved) - set(defaults)) if isinstance(saved, dict) else ['?']
+    if not isinstance(saved, dict): raise LTDartsError(f'{p} holds no settings (a JSON {type(saved).__name__}): move the folder {out} away to start that run again')
+    other = sorted(set(saved) - set(cls().to_dict()))
     if other: raise LTDartsError(f'{out} holds a run of another command (its config.json has {", ".join(other[:3])}, which '
                                  f'{cls.__name__} lacks): resume it with the command that started it')
+    try: cls.from_dict(saved).check_types()
+    except LTDartsError as e: raise LTDartsError(f'{p}: {e}: put the run\'s setting back') from None
     return cls.from_dict({**saved, **mine})
 
 @delegates(TrainConfig)

@@ -423,7 +423,10 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     if cfg_file.exists():
         if not resume:
             raise LTDartsError(f'{out} already holds a run: pass resume=True (--resume) to continue it, or choose another output folder')
-        saved = type(cfg).from_dict(json.loads(cfg_file.read_text()))
+        try: (saved := type(cfg).from_dict(json.loads(cfg_file.read_text()))).check_types()
+        except (LTDartsError, json.JSONDecodeError, TypeError, AttributeError) as e:
+            raise LTDartsError(f'{cfg_file} cannot be read as a {type(cfg).__name__} ({str(e) or type(e).__name__}): put the run\'s '
+                               f'settings back, or move the folder {out} away to start that run again') from None
         d = saved.diff(cfg)
         fixed = {k: v for k, v in d.items() if k not in saved.exec_fields()}
         if fixed:
