@@ -162,10 +162,18 @@ def _watch_parent(poll:float=2.0, # seconds between two looks
     """When `$LT_DARTS_PARENT_PID` names this process's parent (a sweep's runner sets it), watch it from a daemon thread:
     once the parent is gone (a sweep killed with SIGKILL, say), interrupt this command as Ctrl-C would (it exits keeping
     the checkpoint of its last finished epoch), and SIGTERM it if it is still running `grace` s later (or at once where
-    SIGINT is ignored, as in a background job). Otherwise nothing. Returns the thread, or None."""
+    SIGINT is ignored, as in a background job). If that process is gone already (killed while this one was starting),
+    stop at once (exit code 130). Otherwise nothing. Returns the thread, or None."""
     import os, signal, threading, time
     want = os.environ.pop(PARENT_ENV, '')
-    if not want.isdigit() or int(want) != os.getppid(): return None    # not started by that process (or it is gone already)
+    if not want.isdigit(): return None                                  # not started by a sweep
+    if int(want) != os.getppid():
+        try: os.kill(int(want), 0)                                      # is it there at all?
+        except ProcessLookupError:
+            print(f'lt_darts_nb.cli: the process that started this command ({want}) is gone: not started', file=sys.stderr)
+            sys.exit(130)
+        except OSError: pass                                            # there, but not ours to signal
+        return None                                                     # not this process's parent: nothing to watch
     def watch():
         while os.getppid() == int(want): time.sleep(poll)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:

@@ -143,9 +143,9 @@ def atomic_write(path:str|Path, # the file to (re)place
         raise
 
 def remove_stale_tmp(folder:str|Path) -> list:
-    "Delete the temporary files of `atomic_write` that a kill left in `folder` and its subfolders (hold the folder's lock); return their paths."
+    "Delete the temporary files of `atomic_write` that a kill left in `folder` (not its subfolders; hold the folder's lock); return their paths."
     gone = []
-    for p in sorted(Path(folder).rglob('.*.tmp')):
+    for p in sorted(Path(folder).glob('.*.tmp')):
         if p.is_file() and re.fullmatch(r'\..+\.[a-z0-9_]{8}\.tmp', p.name): p.unlink(); gone.append(p)
     return gone
 

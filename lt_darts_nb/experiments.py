@@ -153,8 +153,9 @@ def write_fake_run(out:str|Path, # the run folder to create
         if e == n - 1 and final: r.update(final)
         hist.append(r)
         save_genotype(genotype or DARTS_V2, out/'genotypes'/f'epoch_{e:03d}.json')
-    with atomic_write(out/'history.jsonl', 'w') as f:
-        for r in hist: f.write(json.dumps(r) + '\n')
+    if hist:                                    # a run killed in its first epoch has no history yet
+        with atomic_write(out/'history.jsonl', 'w') as f:
+            for r in hist: f.write(json.dumps(r) + '\n')
     if n == epochs:
         save_genotype(genotype or DARTS_V2, out/'genotype.json')
         save_json(dict(selection=dict(rule='last', epoch=n - 1, reads=[]), genotype=g, final=hist[-1], epochs_run=n),
@@ -287,7 +288,7 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
         a.set(title=m, xlabel='epoch')
         if _is_acc(m): a.set_ylim(0, 1)
         a.grid(alpha=0.3)
-    first = next((a for a in axes if a.get_legend_handles_labels()[0]), None)    # the first panel with a line
+    first = next((a for a in axes[:len(metrics)] if a.get_legend_handles_labels()[0]), None)    # the first panel with a line
     if first is not None: first.legend(fontsize=8)
     fig.tight_layout()
     return fig

@@ -399,16 +399,25 @@ class SearchResult:
     def __repr__(self): return f'SearchResult(out={str(self.out)!r}, selected_epoch={self.selected_epoch}, genotype={self.genotype})'
 
 def _run_started(out:Path) -> bool:
-    "Whether a run folder holds more than a config: a checkpoint, a history or a result (the run finished an epoch)."
-    return any((Path(out)/f).exists() for f in ('checkpoint.pt', 'history.jsonl', 'result.json'))
+    "Whether a run folder holds more than a config: a checkpoint, a history with a record, or a result (the run finished an epoch)."
+    h = Path(out)/'history.jsonl'
+    return (Path(out)/'checkpoint.pt').exists() or (Path(out)/'result.json').exists() or (h.is_file() and h.stat().st_size > 0)
 
 def _load_model_state(model, ckpt:dict, out:Path):
-    "Load a checkpoint's weights into `model`, or a one-line error when they do not fit it (its config.json edited since)."
+    "Load a checkpoint's weights into `model`, or a one-line error when they do not fit it (its config.json or genotype changed since)."
     try: model.load_state_dict(ckpt['model'])
     except RuntimeError as e:
         lines = [l.strip() for l in str(e).splitlines() if l.strip()]
-        raise LTDartsError(f'{out/"checkpoint.pt"} does not fit the network that {out/"config.json"} describes '
-                           f'({lines[min(1, len(lines) - 1)][:160]}): put the run\'s settings back in config.json') from None
+        raise LTDartsError(f'{out/"checkpoint.pt"} does not fit the network this run builds ({lines[min(1, len(lines) - 1)][:160]}): '
+                           f'put the run\'s settings back in config.json (and, for a training run, give it its own genotype)') from None
+
+def _check_own_config(cfg_file:Path, cls, out:Path):
+    "Refuse a folder whose `config.json` is not one of `cls` (another tool's folder, another command's run, a damaged file): nothing there is touched."
+    try: d = json.loads(cfg_file.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError): d = None
+    if not isinstance(d, dict) or not set(d) <= {f.name for f in dataclasses.fields(cls)}:
+        raise LTDartsError(f'{out} holds a config.json that is not a {cls.__name__} (another tool\'s or command\'s folder, or a damaged '
+                           f'file): choose another output folder, or put the run\'s config.json back')
 
 def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     """Check the run folder for a config with `to_dict`/`from_dict`/`diff` and `EXEC_FIELDS` (`SearchConfig`,
@@ -416,7 +425,9 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     the resume changes, `{field: [saved, now]}` (`_log_session` saves them once the run goes on). The caller holds
     `out` (`folder_lock`, which has already refused a file there)."""
     cfg_file = out/'config.json'
-    if cfg_file.exists(): remove_stale_tmp(out)        # a run folder: a kill inside an atomic write leaves its temporary file
+    if cfg_file.exists():
+        _check_own_config(cfg_file, type(cfg), out)
+        for f in (out, out/'genotypes'): remove_stale_tmp(f)     # where a kill inside a run's atomic write leaves its temporary file
     if cfg_file.exists() and not _run_started(out):    # a run refused or killed before its first epoch: nothing to keep
         save_json(cfg.to_dict(), cfg_file)
         return None, {}
@@ -424,7 +435,7 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
         if not resume:
             raise LTDartsError(f'{out} already holds a run: pass resume=True (--resume) to continue it, or choose another output folder')
         try: (saved := type(cfg).from_dict(json.loads(cfg_file.read_text()))).check_types()
-        except (LTDartsError, json.JSONDecodeError, TypeError, AttributeError) as e:
+        except (LTDartsError, json.JSONDecodeError, UnicodeDecodeError, TypeError, AttributeError) as e:
             raise LTDartsError(f'{cfg_file} cannot be read as a {type(cfg).__name__} ({str(e) or type(e).__name__}): put the run\'s '
                                f'settings back, or move the folder {out} away to start that run again') from None
         d = saved.diff(cfg)
@@ -472,8 +483,10 @@ def _resume_data(out:Path, digest:dict) -> bool:
     other classes or labels are refused (the checkpoint belongs to other data); other pixels with the same labels (a
     re-encoded or edited image) are allowed with a warning, and the session records it. True when the images changed."""
     p = out/'sessions.jsonl'
-    try: recs = [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
-    except json.JSONDecodeError:
+    try:
+        recs = [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+        if not all(isinstance(r, dict) for r in recs): raise ValueError('a line is not an object')
+    except (ValueError, UnicodeDecodeError):         # json.JSONDecodeError is a ValueError
         raise LTDartsError(f'{p} is not valid JSON lines: repair it, or delete it (a resume then skips its check of the data)') from None
     last = next((r['data'] for r in reversed(recs) if isinstance(r.get('data'), dict)), None)
     if last is None: return False                   # a run started before runs recorded their data
