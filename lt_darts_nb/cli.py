@@ -52,6 +52,8 @@ lt_darts_search = console_command(lt_darts_search)   # `call_parse`, see the cor
 # %% ../nbs/11_cli.ipynb #aa1791e1
 from .train import TrainConfig, train_genotype, plot_train
 from .search import _run_started
+from .core import load_checkpoint
+from .genotypes import genotype_from_dict
 
 def _is_search_run(path:str) -> bool:
     p = Path(path)
@@ -75,6 +77,16 @@ def _resume_config(out:str, cls, kwargs:dict):
     except LTDartsError as e: raise LTDartsError(f'{p}: {e}: put the run\'s setting back') from None
     return cls.from_dict({**saved, **mine})
 
+def _run_genotype(out:Path):
+    """The genotype a training run in `out` trains, for `--resume` without `--genotype`: its `genotype.json`, else the
+    one its checkpoint holds (since this version), else None when it has not finished an epoch; a one-line error otherwise."""
+    if (out/'genotype.json').is_file(): return str(out/'genotype.json')
+    if not _run_started(out): return None
+    saved = load_checkpoint(out/'checkpoint.pt').get('genotype') if (out/'checkpoint.pt').is_file() else None
+    if saved is None: raise LTDartsError(f'{out/"genotype.json"} is missing and no checkpoint holds the genotype: pass --genotype '
+                                         'with the genotype this run trains (its search folder or a genotype file)')
+    return genotype_from_dict(saved)
+
 @delegates(TrainConfig)
 def lt_darts_train(genotype:str=None, # a search run folder, a genotype JSON file, or a name such as DARTS_V2 (default: with --resume the run's own, else DARTS_V2)
                    out:str='runs/train', # run folder (refuses to overwrite another run)
@@ -86,11 +98,7 @@ def lt_darts_train(genotype:str=None, # a search run folder, a genotype JSON fil
         geno = genotype
         if resume and (Path(out)/'config.json').is_file():      # the run's saved settings (and genotype) unless given
             cfg = _resume_config(out, TrainConfig, kwargs)
-            if geno is None:
-                if not (Path(out)/'genotype.json').is_file() and _run_started(out):
-                    raise LTDartsError(f'{Path(out)/"genotype.json"} is missing: pass --genotype with the genotype this run trains '
-                                       '(its search folder or a genotype file)')
-                if (Path(out)/'genotype.json').is_file(): geno = str(Path(out)/'genotype.json')
+            if geno is None: geno = _run_genotype(Path(out))
         elif same_data and genotype is not None and _is_search_run(genotype):
             # an option overrides the search's setting when it is on the command line or passed from Python, even at
             # its default value (`--device cpu` after a CUDA search)
