@@ -1089,6 +1089,8 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
 def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
     todo = [c for c in cells if not c.finished]
     res = [c for c in todo if any(c.state(s) == 'resume' for s in c.stages)]
+    stuck = {c.name: s for c in res for s in c.stages if c.state(s) == 'resume' and _unresumable(Path(c.dir)/s)}
+    res = [c for c in res if c.name not in stuck]
     stages = 'search + evaluation' if cfg.train else 'search only'
     where = f'{jobs} at a time on {", ".join(cfg.devices)}' if cfg.executor == 'local' else f'{cfg.executor} executor'
     n = lambda x, w: f'{len(x)} {w}{"s" if len(x) != 1 else ""}'
@@ -1108,7 +1110,16 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
         elif c in res:
             st = next(s for s in c.stages if c.state(s) == 'resume')
             print(f'resume {c.name} ({st} at {_progress(Path(c.dir)/st)})')
-    print(f'to run: {len(todo)} cell(s), {len(res)} to resume; finished: {len(cells) - len(todo)}', flush=True)
+        elif c.name in stuck:
+            st = stuck[c.name]
+            print(f'cannot resume {c.name} ({st} at {_progress(Path(c.dir)/st)}, but no checkpoint.pt): it will fail; put the '
+                  f'checkpoint back, or move {Path(c.dir)/st} away to run it again')
+    print(f'to run: {len(todo)} cell(s), {len(res)} to resume' + (f', {len(stuck)} that cannot resume' if stuck else '')
+          + f'; finished: {len(cells) - len(todo)}', flush=True)
+
+def _unresumable(run:Path) -> bool:
+    "Whether a started, unfinished run has no checkpoint, so that its command will refuse it (`search._prepare_run`)."
+    return _run_started(run) and not (run/'checkpoint.pt').exists() and not (run/'result.json').exists()
 
 SWEEP_BUSY = ('another sweep is running on {folder}: wait for it, or stop it (its runs resume later); if none runs (e.g. its '
               'machine is gone), delete {lock}')    # two sweeps on one root would run the same cells twice
