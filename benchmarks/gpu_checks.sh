@@ -4,7 +4,7 @@
 #
 #     bash benchmarks/gpu_checks.sh OUT_DIR [--compile]
 #
-# Every step writes OUT_DIR/<step>.log; the benchmarks also write OUT_DIR/step_equivalence_$GPU_TAG.json,
+# Every step writes OUT_DIR/<step>.log (env.log: versions, GPU, the code's commit); the benchmarks also write OUT_DIR/step_equivalence_$GPU_TAG.json,
 # OUT_DIR/search_step_$GPU_TAG.json, OUT_DIR/train_step_$GPU_TAG.json and OUT_DIR/supernet_$GPU_TAG.json (GPU_TAG:
 # default h200). Copy what you keep
 # into results/gpu_checks/, results/bench/ and results/profile/. A failing step is reported and the next one runs; the exit status is that of the first failure.
@@ -28,6 +28,7 @@ step() {
   echo "   exit $rc after $((SECONDS - t)) s"; tail -n 4 "$out/$name.log" | sed 's/^/   /'
   summary+=("$name=$rc"); if [ $rc -ne 0 ] && [ $first -eq 0 ]; then first=$rc; fi
 }
+step env "$py" -c 'import json; from lt_darts_nb.core import env_info; print(json.dumps(env_info("cuda"), indent=1))'   # commit: LT_DARTS_COMMIT on a copy without .git
 step step_equivalence "$py" benchmarks/step_equivalence.py --device cuda --json "$out/step_equivalence_$tag.json"
 step cells_step "$py" tests/run_cells.py nbs/07a_step.ipynb --flags gpu
 step cells_search "$py" tests/run_cells.py nbs/08_search.ipynb --flags gpu

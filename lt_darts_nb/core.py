@@ -11,8 +11,8 @@ import torch
 from filelock import FileLock, Timeout
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'RUN_BUSY', 'LTDartsError', 'check_known', 'require', 'default_data_root', 'data_root', 'get_device',
-           'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write', 'remove_stale_tmp',
+__all__ = ['DATA_ENV', 'RUN_BUSY', 'COMMIT_ENV', 'LTDartsError', 'check_known', 'require', 'default_data_root', 'data_root',
+           'get_device', 'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write', 'remove_stale_tmp',
            'save_checkpoint', 'load_checkpoint', 'save_json', 'folder_lock', 'Config', 'source_info', 'env_info',
            'in_test', 'gpu_ready', 'command_parser', 'given_options', 'run_command', 'chosen', 'console_command']
 
@@ -258,12 +258,24 @@ def _git(root:Path, *args) -> str|None:
     except (OSError, subprocess.SubprocessError): return None
     return r.stdout.strip() if r.returncode == 0 else None
 
+COMMIT_ENV = 'LT_DARTS_COMMIT'     # the commit of a copy of the code that has no git history (a copied tree, a local wheel)
+
+def _commit_from_env() -> dict:
+    c = os.environ.get(COMMIT_ENV, '').strip()
+    if not c: return {}
+    if not re.fullmatch(r'[0-9a-fA-F]{7,40}', c):
+        raise LTDartsError(f'{COMMIT_ENV}={c!r} is not a commit hash (7 to 40 hex digits): set it to the output of '
+                           f'`git rev-parse HEAD` in the checkout the code was copied from, or unset it')
+    return dict(commit=c.lower(), commit_from=COMMIT_ENV)
+
 def source_info(pkg_dir:str|Path|None=None, # the package's folder (default: this package's)
                 dist:str='lt_darts_nb', # the distribution whose install record to read when `pkg_dir` is not in a checkout
                ) -> dict:
     """The source the package runs from: `commit` (git) and `dirty` (whether the package's files differ from it) when
     `pkg_dir` sits at the top of a git checkout (an editable install, a notebook in the repository); for an install made
-    with `pip install git+...`, the `commit` pip recorded; `{}` when neither is known (a release from an index)."""
+    with `pip install git+...`, the `commit` pip recorded; else the commit the environment variable `COMMIT_ENV`
+    declares, with `commit_from` naming it (a copy of the code without its git history); `{}` when none is known (a
+    release from an index)."""
     import lt_darts_nb
     pkg_dir = Path(pkg_dir or Path(lt_darts_nb.__file__).parent).resolve()
     top = _git(pkg_dir, 'rev-parse', '--show-toplevel')
@@ -275,8 +287,9 @@ def source_info(pkg_dir:str|Path|None=None, # the package's folder (default: thi
         from importlib.metadata import distribution
         d = json.loads(distribution(dist).read_text('direct_url.json') or '{}')
         commit = d.get('vcs_info', {}).get('commit_id')
-        return dict(commit=commit) if commit else {}
-    except Exception: return {}                          # not installed, or a record pip did not write
+        if commit: return dict(commit=commit)
+    except Exception: pass                               # not installed, or a record pip did not write
+    return _commit_from_env()
 
 def env_info(device:str|torch.device|None=None) -> dict:
     """Versions of Python, torch and numpy, the platform, the device (with the GPU's name when on CUDA), and the commit
