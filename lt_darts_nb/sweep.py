@@ -1149,7 +1149,8 @@ def _check_root(root:Path):
     "Refuse a root that is a file, or a folder that holds what a sweep did not write (its tables would replace a `results.md` of yours, say)."
     if root.exists() and not root.is_dir(): raise LTDartsError(f'{root} is a file, not a folder: choose another --root')
     if not root.is_dir() or (root/'sweep.json').is_file(): return
-    foreign = sorted(p.name for p in root.iterdir() if not p.name.startswith('.') and not (p.is_dir() and re.fullmatch(r'r\d[\w.+-]*', p.name)))   # r100, r1e+06
+    foreign = sorted(p.name for p in root.iterdir() if not p.name.startswith('.') and not (p.is_dir() and re.fullmatch(r'r\d[\w.+-]*', p.name))   # r100, r1e+06
+                     and not (p.is_file() and re.fullmatch(r'README(\.\w+)?', p.name, re.I)))    # what the folder is for: a sweep never writes one
     if foreign: raise LTDartsError(f'{root} is not a sweep folder (no sweep.json) and holds {", ".join(foreign[:3])}'
                                    f'{" ..." if len(foreign) > 3 else ""}: choose another --root (a sweep writes sweep.json, '
                                    'results.md, results.csv, summary.csv and r<ratio>/ folders there)')

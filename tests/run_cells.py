@@ -8,7 +8,8 @@ Cells run in order in one namespace, from the notebook's folder, with `IN_TEST=1
 A cell is skipped when it has `#| eval: false`, or a flag of `tst_flags` (settings.ini) that was not asked for, or
 when it calls `nbdev_export` (as nbdev_test skips it). IPython magics (`%...`, `!...`) become `pass`. Each cell's source goes into
 `linecache`, as IPython puts it, so that `inspect.getsource` (fastcore's docments, `show_doc`) sees it. When nbdev
-is not installed its `show_doc` is replaced by a no-op. Exit status 1 at the first failing cell, with its traceback."""
+is not installed its `show_doc` is replaced by a no-op; when IPython is not, `IPython.display`'s `display`, `Markdown`
+and `HTML` print their text. Exit status 1 at the first failing cell, with its traceback."""
 from __future__ import annotations
 import argparse, configparser, json, linecache, os, re, sys, time, traceback, types
 from pathlib import Path
@@ -45,12 +46,27 @@ def _stub_nbdev():
         nb.showdoc, nb.nbdev_export = sd, lambda *a, **k: None
         sys.modules.update({'nbdev': nb, 'nbdev.showdoc': sd})
 
+class _Shown:
+    "What `IPython.display.Markdown` / `HTML` hold, printed as text by the stub's `display`."
+    def __init__(self, data=None, *args, **kwargs): self.data = data
+    def __repr__(self): return str(self.data)
+
+def _stub_ipython():
+    "Where IPython is missing (a bare GPU box), what the chapters import from it: `display` prints, no shell is running."
+    try: import IPython.display  # noqa: F401
+    except ImportError:
+        ip, disp = types.ModuleType('IPython'), types.ModuleType('IPython.display')
+        disp.Markdown = disp.HTML = _Shown
+        disp.display = lambda *objs, **kwargs: [print(repr(o)) for o in objs] and None
+        ip.display, ip.get_ipython, ip.version_info = disp, lambda: None, (0, 0, 0)   # matplotlib: a plain shell
+        sys.modules.update({'IPython': ip, 'IPython.display': disp})
+
 def run_notebook(path:str|Path, flags=(), verbose:bool=True) -> int:
     "Run the cells of `path` that `nbdev_test --flags FLAGS` runs; returns the number of cells run."
     path = Path(path).resolve()
     cells = [c for c in json.loads(path.read_text())['cells'] if c['cell_type'] == 'code']
     flags, all_flags = set(flags), tst_flags()
-    _stub_nbdev()
+    _stub_nbdev(); _stub_ipython()
     os.environ['IN_TEST'] = '1'
     cwd, ns, n = os.getcwd(), {'__name__': '__main__'}, 0
     os.chdir(path.parent)

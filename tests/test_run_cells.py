@@ -56,6 +56,16 @@ def test_without_nbdev(tmp_path, monkeypatch):
     assert rc.run_notebook(nb, verbose=False) == 2
 
 
+def test_without_ipython(tmp_path, monkeypatch, capsys):
+    # a bare GPU box has torch and fastcore, not IPython: the chapters' `display(Markdown(...))` still runs, as text
+    for m in ('IPython', 'IPython.display'): monkeypatch.setitem(sys.modules, m, None)
+    nb = _nb(tmp_path/'i.ipynb', ['from IPython.display import Markdown, display\nfrom IPython import get_ipython',
+                                  'display(Markdown("**a table**"))\nassert get_ipython() is None',
+                                  'import matplotlib; matplotlib.use("Agg")\nimport matplotlib.pyplot as plt\nplt.ion(); plt.plot([1, 2]); plt.close("all")'])
+    assert rc.run_notebook(nb, verbose=False) == 3
+    assert '**a table**' in capsys.readouterr().out
+
+
 def test_cell_source_is_inspectable(tmp_path):
     # docments and show_doc read a function's source: a cell's code must be visible to `inspect` as in IPython
     nb = _nb(tmp_path/'d.ipynb', ['import inspect\nfrom fastcore.docments import docments',
