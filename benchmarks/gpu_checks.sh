@@ -11,18 +11,28 @@
 # Needs a CUDA device, torch and fastcore, not nbdev (the notebooks' gpu cells run through tests/run_cells.py);
 # PYTHON names the interpreter (default python3).
 # --compile is passed to the two step benchmarks (adds torch.compile: minutes of compiling).
+# GPU_STEPS (names of the steps below, comma-separated) runs only those, e.g. on a machine whose commands are cut short:
+#     GPU_STEPS=env,step_equivalence,cells_step,cells_search bash benchmarks/gpu_checks.sh OUT_DIR
+#     GPU_STEPS=bench_search_step,bench_train_step bash benchmarks/gpu_checks.sh OUT_DIR
 set -u
 out=${1:?usage: bash benchmarks/gpu_checks.sh OUT_DIR [--compile]}; shift
 case $out in /*) ;; *) out=$PWD/$out ;; esac     # relative to where it is called from
 tag=${GPU_TAG:-h200}
 py=${PYTHON:-python3}
 cd "$(dirname "$0")/.." || exit 1
+steps=$(grep -o '^step [a-z0-9_]*' benchmarks/gpu_checks.sh | cut -d' ' -f2 | xargs)
+gs=${GPU_STEPS:-}
+for s in ${gs//,/ }; do
+  case " $steps " in *" $s "*) ;; *) echo "gpu_checks.sh: GPU_STEPS names no step '$s': choose among $steps" >&2; exit 2 ;; esac
+done
 "$py" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "gpu_checks.sh: no CUDA device; these checks need a GPU")' || exit 1
 mkdir -p "$out" || exit 1
 export PYTHONUNBUFFERED=1
 first=0; summary=()
+only=,${GPU_STEPS:-},
 step() {
   local name=$1; shift
+  if [ "$only" != ",," ] && [[ $only != *",$name,"* ]]; then return; fi
   echo "== $name: $*"
   local t=$SECONDS; "$@" > "$out/$name.log" 2>&1; local rc=$?
   echo "   exit $rc after $((SECONDS - t)) s"; tail -n 4 "$out/$name.log" | sed 's/^/   /'

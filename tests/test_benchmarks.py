@@ -80,6 +80,9 @@ def test_gpu_checks_script(tmp_path):
                        env=dict(os.environ, PYTHON=sys.executable))
     assert p.returncode == 1 and 'no CUDA device' in p.stderr, (p.returncode, p.stdout, p.stderr)
     assert not (tmp_path/'out').exists()                      # nothing written
+    p = subprocess.run(['bash', str(sh), str(tmp_path/'out')], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHON=sys.executable, GPU_STEPS='env,bench_search_stp'))
+    assert p.returncode == 2 and "GPU_STEPS names no step 'bench_search_stp': choose among env step_equivalence" in p.stderr, p.stderr
 
 
 def test_concurrency(tmp_path):
