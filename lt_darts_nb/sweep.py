@@ -592,11 +592,13 @@ def _interrupt(grace:float=15.0):
     once; the checkpoint of the last finished epoch is kept), then SIGTERM after `grace` s, then SIGKILL."""
     _STOP.set()
     with _LOCK: procs = list(_PROCS)
-    def wait_all(secs):
+    def wait_all(secs):              # Ctrl-C pressed again while it waits: on to the next signal at once, never left half done
         t = time.time() + secs
-        for p in procs:
-            try: p.wait(max(0.05, t - time.time()))
-            except subprocess.TimeoutExpired: pass
+        try:
+            for p in procs:
+                try: p.wait(max(0.05, t - time.time()))
+                except subprocess.TimeoutExpired: pass
+        except KeyboardInterrupt: pass
     wait_all(5)
     for sig, secs in ((signal.SIGINT, grace), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
         alive = [p for p in procs if p.poll() is None]
