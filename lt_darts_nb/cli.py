@@ -14,6 +14,18 @@ from .search import SearchConfig, search, plot_search
 __all__ = ['lt_darts_search', 'lt_darts_train', 'lt_darts_sweep', 'lt_darts_pack', 'COMMANDS', 'cli_main']
 
 # %% ../nbs/11_cli.ipynb #55ab8453
+def _check_resumable(out:str, cls, kwargs:dict, given:bool=False):
+    """`--resume` where `out` holds no run (no `config.json`): a new run starts there when the command gives settings
+    (`given`, or options other than execution settings: a sweep's command, a job script's first launch), saying so on
+    stderr; with none, a mistyped folder would start a run of the default settings, hours long: refused."""
+    p = Path(out)
+    if (p/'config.json').is_file(): return
+    where = 'does not exist' if not p.exists() else 'holds no run (no config.json)'
+    if not given and not [k for k in chosen(kwargs) if k not in cls.EXEC_FIELDS]:
+        raise LTDartsError(f'--resume: {out} {where}, so there is nothing to resume, and no setting is given: check --out, '
+                           f'or drop --resume to start a run of the default settings there')
+    print(f'--resume: {out} {where}: starting a new run there', file=sys.stderr, flush=True)
+
 def _run_cli(name:str, fn, again:str='continue with --resume'):
     "Run `fn()`; turn a user error into one line on stderr and exit code 1 (an interrupt: exit code 130 and how to go on)."
     try: return fn()
@@ -38,6 +50,7 @@ def lt_darts_search(out:str='runs/search', # run folder (refuses to overwrite an
     "Run a DARTS search on a long-tailed dataset (all `SearchConfig` fields are options)."
     def go():
         # --resume: the run's saved settings, with the options on the command line on top (see `_resume_config`)
+        if resume: _check_resumable(out, SearchConfig, kwargs)
         cfg = _resume_config(out, SearchConfig, kwargs) if resume else SearchConfig(**kwargs)
         res = search(cfg, out=out, resume=resume)
         plot_search(res.history, title=f'{cfg.method} on {cfg.dataset} (ratio {cfg.imb_ratio:g})', path=Path(out)/'search.png')
@@ -96,6 +109,7 @@ def lt_darts_train(genotype:str=None, # a search run folder, a genotype JSON fil
     "Train a genotype's evaluation network from scratch on a long-tailed set (all `TrainConfig` fields are options)."
     def go():
         geno = genotype
+        if resume: _check_resumable(out, TrainConfig, kwargs, given=genotype is not None)
         if resume and (Path(out)/'config.json').is_file():      # the run's saved settings (and genotype) unless given
             cfg = _resume_config(out, TrainConfig, kwargs)
             if geno is None: geno = _run_genotype(Path(out))
