@@ -4,7 +4,7 @@
 
 # %% ../nbs/06_schedules.ipynb #6eb58079
 from __future__ import annotations
-import ast, base64, inspect, io, json, math, re
+import ast, base64, difflib, inspect, io, json, math, re
 from dataclasses import dataclass
 from typing import Callable
 import numpy as np
@@ -361,8 +361,10 @@ def schedule_from_knobs(kind:str, # one of `KNOB_KINDS`
     if kind == 'linear': return linear(lr, floor)
     if kind == 'step_freeze': return step_freeze(lr, at, floor)
     if kind == 'adaptor_scaled': return adaptor_scaled(lr, adaptor, power, floor)
-    raise LTDartsError(f"unknown schedule kind {kind!r}: use one of {', '.join(KNOB_KINDS)} (built from the learning-rate "
-                       f"options), or a full spec such as '{kind}(3e-4)' for any other kind of SCHEDULES")
+    near = difflib.get_close_matches(kind, KNOB_KINDS, 1)
+    raise LTDartsError(f"unknown schedule kind {kind!r}{f' (did you mean {near[0]!r}?)' if near else ''}: use one of "
+                       f"{', '.join(KNOB_KINDS)} (built from the learning-rate options), or a full spec of a kind of SCHEDULES "
+                       f"({', '.join(k for k in SCHEDULES if k not in KNOB_KINDS)}), e.g. 'warmup(cosine(3e-4), 5)'")
 
 def schedule_curves(total_epochs:int=50, # epochs of the run
                     w_kind:str='cosine', # the weights' schedule kind (a `KNOB_KINDS`)

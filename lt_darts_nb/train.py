@@ -146,7 +146,7 @@ class BilateralNetworkCIFAR(nn.Module):
         self.split = layers - branch_cells
         if auxiliary and net.aux_index >= self.split:
             raise LTDartsError(f'the auxiliary head (after cell {net.aux_index}) would sit in a branch (cells {self.split}..{layers - 1}): '
-                               f'lower bbn_branch_cells or set auxiliary=False')
+                               f'lower bbn_branch_cells or set auxiliary=False (--no-auxiliary)')
         net.classifier = nn.Identity()                         # the bilateral classifier below reads both branches
         self.net = net
         self.branch_r = _fresh_copy(net.cells[self.split:])   # the re-balancing branch: same cells, independent init
