@@ -327,6 +327,12 @@ def command_parser(f, # a function whose annotated, commented arguments are the 
         other = f'--no-{a.dest}' if on else f'--{a.dest}'
         p.add_argument(other, dest=a.dest, action='store_false' if on else 'store_true', default=a.default, help=argparse.SUPPRESS)
         a.help = f'{a.help}; {other} sets it {not on}'
+    known, error = set(p._option_string_actions), p.error
+    def underscored(message):            # `--dry-run` for `--dry_run`: the usual spelling elsewhere, so say which one this is
+        pre = lambda w: '--no-' if w.startswith('--no-') else '--'
+        fix = {w: u for w in re.findall(r'--[\w-]+', message) if w not in known and (u := pre(w) + w[len(pre(w)):].replace('-', '_')) in known}
+        error(message + (f" (options are spelled with underscores: {', '.join(f'{u} for {w}' for w, u in fix.items())})" if fix else ''))
+    p.error = underscored
     return p
 
 _GIVEN = contextvars.ContextVar('lt_darts_given', default=None)   # the options the running command line spells out
