@@ -301,6 +301,10 @@ class TrainResult:
     history:list # one dict per epoch
     final:dict # the last epoch's record (`final_metrics`)
     n_params:int # parameters of the network (auxiliary head excluded, as DARTS counts)
+    @property
+    def test_acc(self) -> float:
+        "The balanced test accuracy of the last epoch, as the repr shows it (`final['test_acc']`; by group: `final['test_many']`, ...)."
+        return self.final['test_acc']
     def __repr__(self):
         f = self.final
         groups = ', '.join(f'{k} {f[k]:.3f}' for k in ('test_many', 'test_medium', 'test_few') if k in f)
