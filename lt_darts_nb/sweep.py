@@ -1176,8 +1176,8 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     jobs = max(1, min(resolve_jobs(cfg.jobs, devs, cfg.mem_per_job), len(todo))) if local else 1
     if jobs > 1:
         for c in todo: c.threads = max(1, (os.cpu_count() or 1) // jobs)     # OMP_NUM_THREADS: no oversubscription
-    if verbose or dry_run: _print_plan(cfg, cells, jobs if local else None)
     if dry_run:
+        _print_plan(cfg, cells, jobs if local else None)
         if missing: print(f'note: {", ".join(missing)} not available on this machine: a plan for a machine that has it (a launch here is refused)')
         for c in todo:
             print(f'# {c.name}')
@@ -1185,6 +1185,7 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
         return _planned(collect_sweep(cfg.root, cells), cells)
     root = Path(cfg.root); root.mkdir(parents=True, exist_ok=True)
     with folder_lock(root, SWEEP_BUSY, '.sweep.lock'):      # the core chapter: one sweep per root
+        if verbose: _print_plan(cfg, cells, jobs if local else None)     # once the root is this sweep's
         save_json(cfg.to_dict(), root/'sweep.json')
         t0 = time.time()
         if local: statuses = run_local(todo, jobs, verbose)
