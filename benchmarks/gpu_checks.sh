@@ -21,15 +21,16 @@ tag=${GPU_TAG:-h200}
 py=${PYTHON:-python3}
 cd "$(dirname "$0")/.." || exit 1
 steps=$(grep -o '^step [a-z0-9_]*' benchmarks/gpu_checks.sh | cut -d' ' -f2 | xargs)
-gs=${GPU_STEPS:-}
-for s in ${gs//,/ }; do
+gs=${GPU_STEPS:-}; gs=$(echo ${gs//,/ })     # the names, one space apart
+if [ -n "${GPU_STEPS+x}" ] && [ -z "$gs" ]; then echo "gpu_checks.sh: GPU_STEPS names no step: unset it to run them all, or choose among $steps" >&2; exit 2; fi
+for s in $gs; do
   case " $steps " in *" $s "*) ;; *) echo "gpu_checks.sh: GPU_STEPS names no step '$s': choose among $steps" >&2; exit 2 ;; esac
 done
 "$py" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else "gpu_checks.sh: no CUDA device; these checks need a GPU")' || exit 1
 mkdir -p "$out" || exit 1
 export PYTHONUNBUFFERED=1
 first=0; summary=()
-only=,${GPU_STEPS:-},
+only=,${gs// /,},
 step() {
   local name=$1; shift
   if [ "$only" != ",," ] && [[ $only != *",$name,"* ]]; then return; fi

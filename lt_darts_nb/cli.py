@@ -20,8 +20,10 @@ def _check_resumable(out:str, cls, kwargs:dict, given:bool=False):
     stderr; with none, a mistyped folder would start a run of the default settings, hours long: refused."""
     p = Path(out)
     if (p/'config.json').is_file(): return
+    if p.is_dir() and any(not q.name.startswith('.') for q in p.iterdir()): return   # not a run folder: the run refuses it
     where = 'does not exist' if not p.exists() else 'holds no run (no config.json)'
-    if not given and not [k for k in chosen(kwargs) if k not in cls.EXEC_FIELDS]:
+    # where the data are and which plugins load are no settings of a run: `--resume --data_root /scratch` on a mistyped folder
+    if not given and not [k for k in chosen(kwargs) if k not in (*cls.EXEC_FIELDS, 'data_root', 'plugins')]:
         raise LTDartsError(f'--resume: {out} {where}, so there is nothing to resume, and no setting is given: check --out, '
                            f'or drop --resume to start a run of the default settings there')
     print(f'--resume: {out} {where}: starting a new run there', file=sys.stderr, flush=True)

@@ -263,9 +263,10 @@ COMMIT_ENV = 'LT_DARTS_COMMIT'     # the commit of a copy of the code that has n
 def _commit_from_env() -> dict:
     c = os.environ.get(COMMIT_ENV, '').strip()
     if not c: return {}
-    if not re.fullmatch(r'[0-9a-fA-F]{7,40}', c):
-        raise LTDartsError(f'{COMMIT_ENV}={c!r} is not a commit hash (7 to 40 hex digits): set it to the output of '
-                           f'`git rev-parse HEAD` in the checkout the code was copied from, or unset it')
+    if not re.fullmatch(r'[0-9a-fA-F]{7,40}', c):     # recorded as given, never fatal: a benchmark saves env_info after its work
+        warnings.warn(f'{COMMIT_ENV}={c!r} is not a commit hash (7 to 40 hex digits): recorded as commit_declared, not as the '
+                      f'commit; set it to the output of `git rev-parse HEAD` in the checkout the code was copied from')
+        return dict(commit_declared=c, commit_from=COMMIT_ENV)
     return dict(commit=c.lower(), commit_from=COMMIT_ENV)
 
 def source_info(pkg_dir:str|Path|None=None, # the package's folder (default: this package's)

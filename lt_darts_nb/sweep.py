@@ -486,6 +486,9 @@ def plan_sweep(cfg:SweepConfig, # the sweep
     cells, stale, trains = [], {}, []
     for i, (r, m, v, s) in enumerate(keys):
         d = root/cell_name(r, m, s, v)
+        if (d/'config.json').is_file():     # a run folder where a cell's folder (search/, train/) belongs: an older layout
+            raise LTDartsError(f'{d} holds a run (config.json) where the sweep keeps a cell\'s search/ and train/ (a run of another '
+                               f'layout, e.g. results/run_grid.sh\'s): move it aside, or use another --root')
         dev = cfg.devices[i % len(cfg.devices)]
         vs, vt = split_variant(variants[v])
         sopts = {**cfg.search_opts, **vs, 'method': m, 'imb_ratio': float(r), 'seed': int(s)}
@@ -810,7 +813,7 @@ def _ray_task(cells:list, cluster:dict|None) -> tuple:
                            'num_cpus=2 memory=...; address=... and init_<option>=... go to ray.init)') from None
     return ray, task, init
 
-CARRY_ENV = ('LT_DARTS_DATA', 'PYTHONPATH', 'XDG_CACHE_HOME')   # what a cluster executor's cells take from the driver's environment
+CARRY_ENV = ('LT_DARTS_DATA', 'PYTHONPATH', 'XDG_CACHE_HOME', 'LT_DARTS_COMMIT')   # what a cluster executor's cells take from the driver's environment
 
 def _for_cluster(cells:list) -> list:
     "Cells that run where the driver runs, whatever the executor's worker: the driver's folder and `CARRY_ENV` variables."

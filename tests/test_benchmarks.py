@@ -83,6 +83,15 @@ def test_gpu_checks_script(tmp_path):
     p = subprocess.run(['bash', str(sh), str(tmp_path/'out')], capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, PYTHON=sys.executable, GPU_STEPS='env,bench_search_stp'))
     assert p.returncode == 2 and "GPU_STEPS names no step 'bench_search_stp': choose among env step_equivalence" in p.stderr, p.stderr
+    for bad in (',', ' '):                                    # names nothing: not 'run nothing and pass'
+        p = subprocess.run(['bash', str(sh), str(tmp_path/'out')], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, PYTHON=sys.executable, GPU_STEPS=bad))
+        assert p.returncode == 2 and 'GPU_STEPS names no step: unset it' in p.stderr, p.stderr
+    fake = tmp_path/'py'; fake.write_text('#!/bin/sh\nexit 0\n'); fake.chmod(0o755)   # passes the CUDA check, runs each step as a no-op
+    p = subprocess.run(['bash', str(sh), str(tmp_path/'out2')], capture_output=True, text=True, timeout=120,
+                       env=dict(os.environ, PYTHON=str(fake), GPU_STEPS='env, cells_step'))
+    assert p.returncode == 0 and 'summary: env=0 cells_step=0' in p.stdout, p.stdout   # ', ' as well as ','
+    assert sorted(f.name for f in (tmp_path/'out2').iterdir()) == ['cells_step.log', 'env.log']
 
 
 def test_concurrency(tmp_path):
