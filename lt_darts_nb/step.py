@@ -94,6 +94,9 @@ class CapturedStep:
         self.model, self.optimizers, self.amp = model, tuple(optimizers), amp
         self.requested, (self.mode, self.fallback) = mode, resolve_step_mode(mode, dev, order)
         if self.fallback: warnings.warn(f'step_mode={mode!r} runs eagerly here: {self.fallback}')
+        elif self.mode == 'compile' and dev.type == 'cpu':
+            warnings.warn("step_mode='compile' on a CPU: the first step compiles for minutes with no output, "
+                          "and a short run rarely earns that back; use 'eager' unless you have timed both")
         self.device, self.fused, self.warmup = dev, fused, warmup
         self.graphs, self._warm, self._compiled = {}, {}, False
         self.configure()
