@@ -59,6 +59,9 @@ def test_proc_nbs(tmp_path):
             unprocessed.append(nb.name)
     assert not missing, f"not in _proc/: {missing}"
     assert not unprocessed, f"copied but not processed: {unprocessed}"
+    # every rendered "source" link names a line (a `show_doc` run in a notebook writes #LNone: nbdev issue 1418)
+    nolines = [p.name for p in sorted(proc.glob("*.ipynb")) if "#LNone" in p.read_text(encoding="utf-8")]
+    assert not nolines, f"rendered source links without a line number (#LNone) in: {nolines}"
     print(f"nbdev_proc_nbs: {took:.1f} s for {len(DOC_NBS)} notebooks")
 
 
@@ -157,6 +160,23 @@ def test_stored_outputs_have_no_machine_paths():
                     t = t if isinstance(t, str) else "".join(t)
                     if (m := _MACHINE_PATH.search(t)): bad.append(f"{nb.name} cell {i}: ...{t[max(0, m.start() - 40):m.end() + 40]!r}")
     assert not bad, "machine paths in stored outputs (rerun with a relative folder, or clean the output):\n  " + "\n  ".join(bad)
+
+
+_LINE_LINK = re.compile(r"/blob/[^)\s]*\.py#L\d+")
+
+
+def test_stored_outputs_have_no_source_line_links():
+    """No stored output links a line of the package's source (a `show_doc` output does): the line moves with the next
+    edit and the stored link goes stale. The docs build runs `show_doc` cells afresh, so leave their outputs empty."""
+    bad = []
+    for nb in DOC_NBS:
+        for i, c in enumerate(_read(nb)["cells"]):
+            for o in c.get("outputs", []):
+                texts = [o.get("text", "")] + [v for k, v in (o.get("data") or {}).items() if k.startswith("text/")]
+                for t in texts:
+                    t = t if isinstance(t, str) else "".join(t)
+                    if (m := _LINE_LINK.search(t)): bad.append(f"{nb.name} cell {i}: {m.group(0)}")
+    assert not bad, "stored outputs link source lines that go stale (clear those cells' outputs):\n  " + "\n  ".join(bad)
 
 
 # ---------------------------------------------------------------- e. chapters run in a fresh kernel
