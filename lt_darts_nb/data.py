@@ -533,7 +533,8 @@ def group_mean(values, # a per-class quantity, e.g. per-class accuracy
     out['all'] = float(v.mean()); return out
 
 # %% ../nbs/01_data.ipynb #d1211aca
-_SHAPES = {'cifar10': (5000, 10), 'cifar100': (500, 100), 'synthetic': (500, 10)}
+# (head class size, classes, test images per class); 'synthetic': the commands' defaults (`synthetic_n_max`, `synthetic_n_test`)
+_SHAPES = {'cifar10': (5000, 10, 1000), 'cifar100': (500, 100, 100), 'synthetic': (300, 10, 50)}
 
 def explore_lt(dataset:str='cifar10', # 'cifar10', 'cifar100' or 'synthetic' (only the class sizes are used)
                imb_ratio:float=100, # n_max / n_min
@@ -546,20 +547,20 @@ def explore_lt(dataset:str='cifar10', # 'cifar10', 'cifar100' or 'synthetic' (on
               ) -> dict:
     "Class sizes, groups, sampler probabilities, group shares, repeats per image and one sampled batch's class counts."
     if dataset_name(dataset).startswith(FOLDER_PREFIX): raise LTDartsError(f"explore_lt shows 'cifar10', 'cifar100' or 'synthetic', not {dataset!r}: use image_folder_lt(...).counts for a folder")
-    n_max, C = _SHAPES[dataset_name(dataset)]
+    n_max, C, n_test = _SHAPES[dataset_name(dataset)]
     counts = np.array(lt_counts(n_max, C, imb_ratio, profile)); N = int(counts.sum())
     probs = class_probs(counts, sampler, epoch, total_epochs)
     y = np.repeat(np.arange(C), counts)
     idx = sample_indices(y, sampler, None if sampler_kind(sampler) == 'instance' else batch_size, epoch, total_epochs,
                          torch.Generator().manual_seed(seed))[:batch_size]
     groups = class_groups(counts, mode=default_group_mode(C))
-    return dict(dataset=dataset_name(dataset), counts=counts, probs=probs, groups=groups, n_classes=C, sampler=sampler_kind(sampler),
+    return dict(dataset=dataset_name(dataset), counts=counts, n_test=n_test, probs=probs, groups=groups, n_classes=C, sampler=sampler_kind(sampler),
                 data_share={k: float(counts[v].sum() / N) for k, v in groups.items()},
                 batch_share={k: float(probs[v].sum()) for k, v in groups.items()},
                 repeats=N * probs / counts, batch_counts=np.bincount(y[idx.numpy()], minlength=C), batch_size=batch_size,
                 imb_ratio=imb_ratio, profile=profile, epoch=epoch, total_epochs=total_epochs)
 
-_GROUP_COLORS = dict(many='tab:blue', medium='tab:orange', few='tab:red')
+_GROUP_COLORS = dict(many='#0072B2', medium='#E69F00', few='#CC79A7')   # Okabe-Ito blue, orange, reddish purple: apart for colour-blind eyes
 
 def plot_lt(state:dict, # from `explore_lt`
             figsize=(11, 3.4), dpi:int=90):
@@ -571,7 +572,7 @@ def plot_lt(state:dict, # from `explore_lt`
     x = np.arange(C)
     fig = Figure(figsize=figsize, dpi=dpi, layout='constrained'); a1, a2, a3 = fig.subplots(1, 3)
     a1.bar(x, counts, color=list(col), width=.85)
-    test_line = a1.axhline(counts.max() / 5, color='grey', ls=':', lw=1, label='test images per class')
+    test_line = a1.axhline(state['n_test'], color='grey', ls=':', lw=1, label=f"test images per class ({state['n_test']})")
     a1.set(yscale='log', xlabel='class (head -> tail)', ylabel='training images $n_i$',
            title=f"{state['dataset']}-LT, ratio {state['imb_ratio']:g}, {state['profile']}")
     from matplotlib.patches import Patch
@@ -582,11 +583,12 @@ def plot_lt(state:dict, # from `explore_lt`
     a2.legend(fontsize=7)
     a3.bar(x, state['batch_counts'], color=list(col), width=.85)
     a3.plot(x, probs * state['batch_size'], 'k_', ms=8, label='expected')
-    share = ', '.join(f"{k} {100 * state['batch_share'][k]:.0f}%" for k in GROUPS)
+    def shares(s): return ', '.join(f"{k} {100 * s[k]:.0f}%" for k in GROUPS)
     a3.set(xlabel='class', ylabel='images in the batch')
-    a3.set_title(f"one sampled batch of {state['batch_size']}\n{share} (data: " +
-                 ', '.join(f"{100 * state['data_share'][k]:.0f}%" for k in GROUPS) + ')', fontsize=9)
+    a3.set_title(f"one sampled batch of {state['batch_size']}\nbatch: {shares(state['batch_share'])}\ndata: {shares(state['data_share'])}", fontsize=8)
     a3.legend(fontsize=7)
+    if C <= 20:
+        for a in (a1, a2, a3): a.set_xticks(x)               # every class named
     return fig
 
 def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', sampler:str='instance'):
@@ -596,7 +598,7 @@ def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', s
     W = require('ipywidgets', 'lt_explorer', 'pip install "lt_darts_nb[notebooks]"')
     from IPython.display import display
     ctl = dict(dataset=W.Dropdown(options=list(_SHAPES), value=dataset_name(dataset), description='dataset'),
-               imb_ratio=W.FloatLogSlider(value=imb_ratio, base=10, min=0, max=np.log10(500), step=0.05, description='ratio'),
+               imb_ratio=W.FloatLogSlider(value=imb_ratio, base=10, min=0, max=np.log10(500), step=0.05, description='ratio', readout_format='.2g'),
                profile=W.ToggleButtons(options=list(PROFILES), value=profile, description='profile'),
                sampler=W.Dropdown(options=list(SAMPLERS), value=sampler_kind(sampler), description='sampler'),
                epoch=W.IntSlider(value=0, min=0, max=199, description='epoch t/200'),
@@ -606,7 +608,9 @@ def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', s
     box = W.VBox([W.HBox([ctl['dataset'], ctl['sampler'], ctl['seed']]), ctl['profile'],
                   W.HBox([ctl['imb_ratio'], ctl['epoch'], ctl['batch_size']]), out])
     def redraw(*_):
-        box.state = explore_lt(**{k: w.value for k, w in ctl.items()})
+        v = {k: w.value for k, w in ctl.items()}
+        v['imb_ratio'] = float(f"{v['imb_ratio']:.2g}")   # the slider's log steps give 50.1 and 199.5: show 50 and 200, as its readout does
+        box.state = explore_lt(**v)
         fig = plot_lt(box.state)
         with out: out.clear_output(wait=True); display(fig)
     for w in ctl.values(): w.observe(redraw, names='value')

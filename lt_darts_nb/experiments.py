@@ -276,6 +276,8 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
                  ax=None, # axes to draw on (one per metric); None: a new figure
                 ):
     "One panel per metric over the epochs, one line per run; returns the figure."
+    from matplotlib.ticker import MaxNLocator
+    if not runs: raise LTDartsError('no runs to compare: pass {name: run folder, history or SearchResult}')
     if isinstance(metrics, str): metrics = (metrics,)
     hs = {k: as_history(v) for k, v in runs.items()}
     known = {k for h in hs.values() for r in h for k in r} | set(RECORD_KEYS)   # a documented key not recorded yet: an empty panel
@@ -285,12 +287,12 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
         for name, h in hs.items():
             pts = [(r['epoch'], r[m]) for r in h if r.get(m) is not None]
             if pts: a.plot(*zip(*pts), marker='.' if len(pts) < 30 else None, label=name)
-        a.set(title=m, xlabel='epoch')
+        a.set(title=m, xlabel='epoch'); a.xaxis.set_major_locator(MaxNLocator(integer=True))
         if _is_acc(m): a.set_ylim(0, 1)
         a.grid(alpha=0.3)
     first = next((a for a in axes[:len(metrics)] if a.get_legend_handles_labels()[0]), None)    # the first panel with a line
     if first is not None: first.legend(fontsize=8)
-    fig.tight_layout()
+    if ax is None: fig.tight_layout()                  # a figure of the caller's keeps its layout
     return fig
 
 def alpha_trajectory(history:list, # per-epoch records
@@ -316,7 +318,10 @@ def plot_alpha_trajectories(runs:dict, # {name: history, run folder or SearchRes
                            ):
     "Mean softmax weight of `op` in `cell` over the epochs, one line per run (the uniform weight, 1/8 for DARTS' candidates, is dashed)."
     if cell not in ('normal', 'reduce'): raise LTDartsError(f"unknown cell type {cell!r}: use 'normal' or 'reduce'")
+    if not runs: raise LTDartsError('no runs to plot: pass {name: run folder, history or SearchResult}')
     hists = {name: as_history(run) for name, run in runs.items()}
+    if (empty := [name for name, h in hists.items() if not h]):
+        raise LTDartsError(f"no epochs recorded for {', '.join(map(repr, empty))}: plot a run once it has finished an epoch")
     lack = [name for name, h in hists.items() if not _searched_op(h, op)]
     if len(lack) == len(hists) and lack: alpha_trajectory(hists[lack[0]], op, cell)       # no run has it: that run's one-line error
     fig, (a,) = _new_axes(1, ax, (5.5, 3.3))
@@ -327,7 +332,8 @@ def plot_alpha_trajectories(runs:dict, # {name: history, run folder or SearchRes
         n_ops.add(len(h[-1][f'alpha_{cell}'][0]) if h else len(PRIMITIVES))
     for n in sorted(n_ops): a.axhline(1 / n, color='k', ls='--', lw=0.8, label='uniform' if len(n_ops) == 1 else f'uniform ({n} candidates)')
     a.set(title=f'{cell} cell: mean softmax weight of {op}' + (f'\n(not a candidate of {", ".join(lack)})' if lack else ''), xlabel='epoch')
-    a.legend(fontsize=8); a.grid(alpha=0.3); fig.tight_layout()
+    a.legend(fontsize=8); a.grid(alpha=0.3)
+    if ax is None: fig.tight_layout()
     return fig
 
 def plot_genotypes(runs:dict, # {name: run folder, SearchResult, history or genotype}
@@ -335,12 +341,13 @@ def plot_genotypes(runs:dict, # {name: run folder, SearchResult, history or geno
                    ax=None, # axes to draw on (one per run); None: a new figure
                   ):
     "The selected `cell` of each run side by side (`plot_cell`), titled with the run's name and skip count."
+    if not runs: raise LTDartsError('no runs to draw: pass {name: run folder, SearchResult, history or genotype}')
     gs = {k: as_genotype(v) for k, v in runs.items()}
     n_nodes = max(len(getattr(g, cell)) // 2 for g in gs.values())
     fig, axes = _new_axes(len(gs), ax, (0.8 * (2.4 + 1.6 * n_nodes), 0.8 * 3.6))
     for a, (name, g) in zip(axes, gs.items()):
         plot_cell(g, cell, ax=a, title=f'{name}: {n_skip(g, cell)} skip, {n_param_free(g, cell)} param-free')
-    fig.tight_layout()
+    if ax is None: fig.tight_layout()
     return fig
 
 # %% ../nbs/12_experiments.ipynb #55d61ef6

@@ -148,7 +148,7 @@ def plot_cell(genotype:Genotype, # the genotype to draw
               ax=None, # a matplotlib Axes to draw on (a new figure when None)
               title:str|None=None, # the axes title (default: '<which> cell')
              ):
-    "Draw the `which` cell of `genotype` as a DAG with matplotlib; returns the Axes (its figure is `ax.figure`)."
+    "Draw the `which` cell of `genotype` as a DAG with matplotlib; returns the Figure (made here and closed when `ax` is None)."
     import numpy as np
     import matplotlib.pyplot as plt
     from matplotlib.patches import FancyArrowPatch, Circle
@@ -158,7 +158,9 @@ def plot_cell(genotype:Genotype, # the genotype to draw
     for k, (op, j) in enumerate(edges):
         if not 0 <= j < k // 2 + 2: raise LTDartsError(f"edge {k} of the {which} cell reads input {j}, which comes after its node: check the genotype")
     if not all(0 <= c < n_nodes + 2 for c in concat): raise LTDartsError(f"{which}_concat {concat} names a node that does not exist: check the genotype")
-    if ax is None: _, ax = plt.subplots(figsize=(2.4 + 1.6*n_nodes, 3.6), dpi=80)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(2.4 + 1.6*n_nodes, 3.6), dpi=80)
+        plt.close(fig)                 # returned, not auto-shown: the notebook displays it once
     # node keys: 0 = c_{k-2}, 1 = c_{k-1}, 2.. = intermediate nodes 0.., 'out' = c_k
     pos = {0: (0., 1.3), 1: (0., -1.3)}
     for i in range(n_nodes): pos[i + 2] = (1.8 + 1.6*i, 0.75 if i % 2 == 0 else -0.75)
@@ -206,4 +208,4 @@ def plot_cell(genotype:Genotype, # the genotype to draw
     ax.set_xlim(allp[:, 0].min() - 0.5, allp[:, 0].max() + 0.5); ax.set_ylim(allp[:, 1].min() - 0.5, allp[:, 1].max() + 0.5)
     ax.set_aspect('equal'); ax.axis('off')
     ax.set_title(title if title is not None else f'{which} cell', fontsize=10)
-    return ax
+    return ax.figure

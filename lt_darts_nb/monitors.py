@@ -267,7 +267,8 @@ def plot_monitors(history:Sequence[Mapping], # per-epoch dicts (`collapse_metric
                   eig_key:str='hessian_eig', # the key holding the eigenvalue
                   title:str|None=None, # a title for the figure
                  ):
-    """Plot skip counts, parameter-free counts, mean entropies (and the Hessian eigenvalue) over epochs; returns the Axes.
+    """Plot skip counts, parameter-free counts, mean entropies (and the Hessian eigenvalue) over epochs; returns the Figure
+    (made here and closed when `ax` is None: a notebook shows the returned figure once, a script calls `fig.savefig`).
     A record without the entropy (a run from before it was recorded) gets it from its softmax weights `alpha_normal`/`alpha_reduce`."""
     import matplotlib.pyplot as plt
     history = list(history)
@@ -291,17 +292,20 @@ def plot_monitors(history:Sequence[Mapping], # per-epoch dicts (`collapse_metric
             a.plot(ep, series(f'param_free_{c}'), label=f'param-free ({c})', ls=':', **style[c])
             b.plot(ep, series(f'entropy_{c}'), label=f'entropy ({c})', ls='--', alpha=0.7, **style[c])
         a.set_xlabel('epoch'); a.set_ylabel(f'edges of the derived cell (of {n_edges})'); b.set_ylabel('mean edge entropy (nats)')
+        b.ticklabel_format(axis='y', useOffset=False)
         a.set_ylim(-0.3, n_edges + 0.3); b.set_ylim(0, max([h.get('max_entropy', math.log(8)) for h in history]) * 1.05)
         h1, l1 = a.get_legend_handles_labels(); h2, l2 = b.get_legend_handles_labels()
         a.legend(h1 + h2, l1 + l2, fontsize=7, ncol=2)
         if title: a.set_title(title)
-        return [a, b]
+        return a.figure
     if ax is None:
         fig, axes = plt.subplots(1, len(panels), figsize=(3.3*len(panels), 2.8), dpi=90, squeeze=False)
+        plt.close(fig)                 # returned, not auto-shown: the notebook displays it once
         axes = list(axes[0])
     else:
         axes = list(np.ravel(ax) if isinstance(ax, np.ndarray) else ax)
         if len(axes) < len(panels): raise LTDartsError(f"plot_monitors needs {len(panels)} Axes for {panels}, got {len(axes)}: pass more or ax=None")
+        for a in axes[len(panels):]: a.axis('off')                  # more Axes than panels: the rest stay blank
     for name, a in zip(panels, axes):
         if name == 'eig':
             pts = [(e, h[eig_key]) for e, h in zip(ep, history) if h.get(eig_key) is not None]
@@ -312,7 +316,7 @@ def plot_monitors(history:Sequence[Mapping], # per-epoch dicts (`collapse_metric
             for c in ('normal', 'reduce'): a.plot(ep, series(f'{name}_{c}'), label=c, **style[c])
             if name == 'entropy':
                 a.axhline(history[0].get('max_entropy', math.log(8)), color='grey', lw=0.8, ls=':', label='uniform')
-                a.set_ylabel('nats'); a.set_title('mean edge entropy', fontsize=9)
+                a.set_ylabel('nats'); a.set_title('mean edge entropy', fontsize=9); a.ticklabel_format(axis='y', useOffset=False)
                 if guard is not None: hline(a, guard.min_entropy, label='min_entropy')
             else:
                 a.set_ylim(-0.3, n_edges + 0.3); a.set_ylabel(f'edges (of {n_edges})')
@@ -321,5 +325,5 @@ def plot_monitors(history:Sequence[Mapping], # per-epoch dicts (`collapse_metric
             a.legend(fontsize=7)
         a.set_xlabel('epoch')
     if title: axes[0].figure.suptitle(title, fontsize=10)
-    axes[0].figure.tight_layout()
-    return axes
+    if ax is None: fig.tight_layout()                               # a figure of the caller's keeps its layout
+    return axes[0].figure

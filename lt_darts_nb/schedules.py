@@ -400,6 +400,7 @@ def plot_schedules(curves:dict, # output of `schedule_curves`
                    ax=None, # a matplotlib axis to draw on; None: a new figure
                   ):
     "One plot of the weight LR and the arch LR, each divided by its peak, and of BBN's adaptor as it is, over the epochs."
+    own = ax is None
     fig, ax = _new_ax(ax, (7, 4.6))
     ep = curves['epoch']
     def norm(v): m = np.max(np.abs(v)); return v/m if m > 0 else v
@@ -409,7 +410,7 @@ def plot_schedules(curves:dict, # output of `schedule_curves`
     ax.fill_between(ep, curves['adaptor'], 1, step='post', color='tab:red', alpha=0.07, label='1 − a: re-balancing-branch weight')
     ax.set(xlabel='epoch', ylabel='learning rate / its peak;  a', ylim=(-0.03, 1.05), xlim=(0, ep[-1] + (ep[1] - ep[0] if len(ep) > 1 else 1)))
     ax.legend(fontsize=7, loc='upper center', bbox_to_anchor=(0.5, -0.16), frameon=False); ax.grid(alpha=0.3)
-    fig.tight_layout()
+    if own: fig.tight_layout()         # a figure of the caller's keeps its layout
     return fig
 
 def plot_adaptors(total_epochs:int=50, # epochs of the run
@@ -417,11 +418,13 @@ def plot_adaptors(total_epochs:int=50, # epochs of the run
                   ax=None, # a matplotlib axis to draw on; None: a new figure
                  ):
     "Plot BBN's branch-mixing adaptors `a(epoch)` over a run."
+    own = ax is None
     fig, ax = _new_ax(ax, (6, 3.4))
     ep = np.linspace(0, total_epochs, 201)
     for n in names or ADAPTORS: ax.plot(ep, [get_adaptor(n)(t, total_epochs) for t in ep], lw=2, label=n)
     ax.set(xlabel='epoch', ylabel='a  (weight of the conventional branch)', title=f'BBN adaptors, {total_epochs} epochs')
-    ax.legend(fontsize=8); ax.grid(alpha=0.3); fig.tight_layout()
+    ax.legend(fontsize=8); ax.grid(alpha=0.3)
+    if own: fig.tight_layout()
     return fig
 
 # %% ../nbs/06_schedules.ipynb #86a8993b

@@ -17,7 +17,7 @@ from fastcore.basics import tuplify
 
 from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint,
                               save_json, atomic_write, remove_stale_tmp, env_info, in_test, folder_lock)
-from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
+from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights, explore_lt,
                               DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES)
 from .genotypes import PRIMITIVES, genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork, _check_primitives
@@ -875,12 +875,16 @@ def plot_search(history:list|str|Path, # per-epoch records, a run folder, or a `
     from matplotlib.ticker import MaxNLocator
     if isinstance(history, SearchResult): history = history.history
     if not isinstance(history, list): history = load_history(history)
+    if not history: raise LTDartsError('no epochs to plot: the search has not finished its first epoch')
+    if 'alpha_normal' not in history[0]:
+        raise LTDartsError("these records are not a search's (they hold no alpha_normal): draw a training run with plot_train")
     ep = [r['epoch'] for r in history]
     fig, ax = plt.subplots(2, 2, figsize=(10, 6.5), dpi=90)
     plt.close(fig)                     # returned, not auto-shown: the notebook displays it once
     ev = [r for r in history if 'val_acc' in r]                 # the evaluated epochs (all, unless eval_every > 1)
-    mk = '.' if len(ev) < len(history) else None
-    ax[0, 0].plot(ep, [r['train_loss'] for r in history], label='train (weight half)')
+    one = '.' if len(history) == 1 else None                    # a line of one point shows only its marker
+    mk = '.' if len(ev) < len(history) or one else None
+    ax[0, 0].plot(ep, [r['train_loss'] for r in history], label='train (weight half)', marker=one)
     ax[0, 0].plot([r['epoch'] for r in ev], [r['val_loss'] for r in ev], label='val (arch half)', marker=mk)
     ax[0, 0].set(title='loss', xlabel='epoch'); ax[0, 0].legend()
     for k, lab in (('val_acc', 'val'), ('test_acc', 'test (balanced)'), ('test_many', 'test many'),
@@ -889,14 +893,15 @@ def plot_search(history:list|str|Path, # per-epoch records, a run folder, or a `
                                             ls='-' if k in ('val_acc', 'test_acc') else '--')
     ax[0, 1].set(title='accuracy', xlabel='epoch', ylim=(0, 1)); ax[0, 1].legend(fontsize=8)
     a = np.array([r['alpha_normal'] for r in history])          # (epochs, 14, 8)
-    for j, op in enumerate(history[-1].get('primitives', PRIMITIVES)): ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op)   # a record names other candidates
+    for j, op in enumerate(history[-1].get('primitives', PRIMITIVES)): ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op, marker=one)   # a record names other candidates
     ax[1, 0].set(title='normal cell: mean softmax weight per op', xlabel='epoch'); ax[1, 0].legend(fontsize=7, ncol=2)
     for k in ('skip_normal', 'param_free_normal', 'skip_reduce', 'param_free_reduce'):
         ax[1, 1].plot(ep, [r[k] for r in history], label=k, marker='.')
     n_edges = cell_edges(history)
     ax[1, 1].set(title=f'derived genotype: parameter-free edges (of {n_edges})', xlabel='epoch', ylim=(-0.3, n_edges + 0.3)); ax[1, 1].legend(fontsize=8)
     for a_ in ax.flat:                                         # whole epochs, the same range in every panel
-        a_.xaxis.set_major_locator(MaxNLocator(integer=True)); a_.set_xlim(ep[0] - 0.25, ep[-1] + 0.25)
+        if one: a_.set_xticks(ep); a_.set_xlim(ep[0] - 1, ep[0] + 1)
+        else: a_.xaxis.set_major_locator(MaxNLocator(integer=True)); a_.set_xlim(ep[0] - 0.25, ep[-1] + 0.25)
     if title: fig.suptitle(title)
     fig.tight_layout()
     if path is not None:

@@ -1047,7 +1047,7 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
                ax=None, # axes to draw into (one per panel), or None for a new figure
               ):
     """Bars of mean ± std over seeds, methods side by side: a panel per metric, the ratios on the x axis; with variants
-    a panel per metric and ratio, the variants on the x axis."""
+    a panel per metric and ratio, the variants on the x axis. A single seed has no whisker; an accuracy's stops at 0 and 100 %."""
     import numpy as np
     if metrics is None:
         metrics = (('train_test_acc', 'train_test_few') if any(r.get('train_test_acc') is not None for r in rows)
@@ -1074,8 +1074,9 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
         for j, meth in enumerate(methods):
             gs = [by.get((rr, meth, v)) for rr, v in x]
             mu = [np.nan if g is None or g[f'{m}_mean'] is None else g[f'{m}_mean'] * k for g in gs]
-            sd = [0.0 if g is None or g[f'{m}_std'] is None else g[f'{m}_std'] * k for g in gs]
-            bars = a.bar(np.arange(len(x)) + (j - (len(methods) - 1) / 2) * width, mu, width, yerr=sd, capsize=3, label=meth, color=f'C{j}')
+            sd = np.array([np.nan if g is None or g[f'{m}_std'] is None else g[f'{m}_std'] * k for g in gs])   # one seed: no whisker
+            lo, hi = (np.minimum(sd, mu), np.minimum(sd, 100 - np.array(mu))) if k == 100 else (sd, sd)   # accuracies stay in [0, 100] %
+            bars = a.bar(np.arange(len(x)) + (j - (len(methods) - 1) / 2) * width, mu, width, yerr=[lo, hi], capsize=3, label=meth, color=f'C{j}')
             for b, g in zip(bars, gs):
                 if g is not None and g[f'{m}_n']:
                     a.annotate(f"n={g[f'{m}_n']}", (b.get_x() + b.get_width() / 2, 0), ha='center', va='bottom', fontsize=7)

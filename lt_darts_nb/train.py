@@ -514,23 +514,29 @@ def plot_train(history:list|str|Path, # per-epoch records, or a run folder
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
     if not isinstance(history, list): history = load_history(history)
+    if not history: raise LTDartsError('no epochs to plot: the run has not finished its first epoch')
+    if 'lr' not in history[0]:
+        raise LTDartsError("these records are not a training run's (they hold no lr): draw a search with plot_search")
     ep = [r['epoch'] for r in history]
     ev = [r for r in history if 'test_acc' in r]
+    one = '.' if len(history) == 1 else None                    # a line of one point shows only its marker
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.4), dpi=80)
     plt.close(fig)                     # returned, not auto-shown: the notebook displays it once
-    ax[0].plot(ep, [r['train_loss'] for r in history], label='train')
+    ax[0].plot(ep, [r['train_loss'] for r in history], label='train', marker=one)
     if ev: ax[0].plot([r['epoch'] for r in ev], [r['test_loss'] for r in ev], label='test', marker='.')
     ax[0].set(title='loss', xlabel='epoch'); ax[0].legend()
-    ax[1].plot(ep, [r['train_acc'] for r in history], label='train', color='grey')
+    ax[1].plot(ep, [r['train_acc'] for r in history], label='train', color='grey', marker=one)
     for k, lab, ls in (('test_acc', 'test (balanced)', '-'), ('test_many', 'many', '--'), ('test_medium', 'medium', '--'), ('test_few', 'few', '--')):
         if ev and k in ev[0]: ax[1].plot([r['epoch'] for r in ev], [r[k] for r in ev], label=lab, ls=ls, marker='.')
     ax[1].set(title='accuracy', xlabel='epoch', ylim=(0, 1)); ax[1].legend(fontsize=8)
     lr = np.array([r['lr'] for r in history])
-    ax[2].plot(ep, lr / max(lr.max(), 1e-12), label=f'lr / {lr.max():.3g}')
-    ax[2].plot(ep, [r['drop_path_prob'] for r in history], label='drop-path p')
-    if 'adaptor' in history[0]: ax[2].plot(ep, [r['adaptor'] for r in history], label='BBN adaptor a')
+    ax[2].plot(ep, lr / max(lr.max(), 1e-12), label=f'lr / {lr.max():.3g}', marker=one)
+    ax[2].plot(ep, [r['drop_path_prob'] for r in history], label='drop-path p', marker=one)
+    if 'adaptor' in history[0]: ax[2].plot(ep, [r['adaptor'] for r in history], label='BBN adaptor a', marker=one)
     ax[2].set(title='schedules', xlabel='epoch', ylim=(-0.03, 1.03)); ax[2].legend(fontsize=8)
-    for a in ax: a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    for a in ax:
+        if one: a.set_xticks(ep); a.set_xlim(ep[0] - 1, ep[0] + 1)
+        else: a.xaxis.set_major_locator(MaxNLocator(integer=True))
     if title: fig.suptitle(title)
     fig.tight_layout()
     if path is not None:
