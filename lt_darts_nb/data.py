@@ -598,7 +598,7 @@ def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', s
     W = require('ipywidgets', 'lt_explorer', 'pip install "lt_darts_nb[notebooks]"')
     from IPython.display import display
     ctl = dict(dataset=W.Dropdown(options=list(_SHAPES), value=dataset_name(dataset), description='dataset'),
-               imb_ratio=W.FloatLogSlider(value=imb_ratio, base=10, min=0, max=np.log10(500), step=0.05, description='ratio', readout_format='.2g'),
+               imb_ratio=W.FloatLogSlider(value=imb_ratio, base=10, min=0, max=np.log10(500), step=0.05, description='ratio', readout_format='.3r'),
                profile=W.ToggleButtons(options=list(PROFILES), value=profile, description='profile'),
                sampler=W.Dropdown(options=list(SAMPLERS), value=sampler_kind(sampler), description='sampler'),
                epoch=W.IntSlider(value=0, min=0, max=199, description='epoch t/200'),
@@ -608,11 +608,13 @@ def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', s
     box = W.VBox([W.HBox([ctl['dataset'], ctl['sampler'], ctl['seed']]), ctl['profile'],
                   W.HBox([ctl['imb_ratio'], ctl['epoch'], ctl['batch_size']]), out])
     def redraw(*_):
-        v = {k: w.value for k, w in ctl.items()}
-        v['imb_ratio'] = float(f"{v['imb_ratio']:.2g}")   # the slider's log steps give 50.1 and 199.5: show 50 and 200, as its readout does
-        box.state = explore_lt(**v)
+        box.state = explore_lt(**{k: w.value for k, w in ctl.items()})
         fig = plot_lt(box.state)
         with out: out.clear_output(wait=True); display(fig)
+    def snap(change):                 # the slider's log steps land on 50.1 and 199.5: a moved ratio keeps two significant digits
+        r = float(f"{change['new']:.2g}")
+        if r != change['new']: ctl['imb_ratio'].value = r
+    ctl['imb_ratio'].observe(snap, names='value')   # before the redraw, which then reads the snapped value
     for w in ctl.values(): w.observe(redraw, names='value')
     redraw()
     box.controls, box.redraw = ctl, redraw

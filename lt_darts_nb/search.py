@@ -17,7 +17,7 @@ from fastcore.basics import tuplify
 
 from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint,
                               save_json, atomic_write, remove_stale_tmp, env_info, in_test, folder_lock)
-from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights, explore_lt,
+from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES)
 from .genotypes import PRIMITIVES, genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork, _check_primitives

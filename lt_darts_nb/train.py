@@ -506,13 +506,14 @@ def tiny_train_config(**kw) -> TrainConfig:
     return TrainConfig(**d)
 
 # %% ../nbs/13_train.ipynb #2b502265
-def plot_train(history:list|str|Path, # per-epoch records, or a run folder
+def plot_train(history:list|str|Path, # per-epoch records, a run folder, or a `TrainResult`
                title:str|None=None, # figure title
                path:str|Path|None=None, # save the figure here (PNG) when given
               ):
     "A 1x3 figure of a training run: losses, accuracies by group, schedules."
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
+    if isinstance(history, (TrainResult, SearchResult)): history = history.history
     if not isinstance(history, list): history = load_history(history)
     if not history: raise LTDartsError('no epochs to plot: the run has not finished its first epoch')
     if 'lr' not in history[0]:
