@@ -149,16 +149,19 @@ def test_widgets_have_static_images():
 _MACHINE_PATH = re.compile(r"/tmp/tmp|/work/|/root/|/home/\w+/|\.venv(?:-ci)?/bin/")
 
 
-def test_stored_outputs_have_no_machine_paths():
-    "Stored outputs (what the docs show) never carry a path of the machine that ran them (temp folders, checkouts, venvs)."
-    bad = []
+def _stored_texts():
+    "`(notebook name, cell index, text)` for every text of every stored output (streams, and the text/* data of results)."
     for nb in DOC_NBS:
         for i, c in enumerate(_read(nb)["cells"]):
             for o in c.get("outputs", []):
-                texts = [o.get("text", "")] + [v for k, v in (o.get("data") or {}).items() if k.startswith("text/")]
-                for t in texts:
-                    t = t if isinstance(t, str) else "".join(t)
-                    if (m := _MACHINE_PATH.search(t)): bad.append(f"{nb.name} cell {i}: ...{t[max(0, m.start() - 40):m.end() + 40]!r}")
+                for t in [o.get("text", "")] + [v for k, v in (o.get("data") or {}).items() if k.startswith("text/")]:
+                    yield nb.name, i, t if isinstance(t, str) else "".join(t)
+
+
+def test_stored_outputs_have_no_machine_paths():
+    "Stored outputs (what the docs show) never carry a path of the machine that ran them (temp folders, checkouts, venvs)."
+    bad = [f"{name} cell {i}: ...{t[max(0, m.start() - 40):m.end() + 40]!r}"
+           for name, i, t in _stored_texts() if (m := _MACHINE_PATH.search(t))]
     assert not bad, "machine paths in stored outputs (rerun with a relative folder, or clean the output):\n  " + "\n  ".join(bad)
 
 
@@ -168,14 +171,7 @@ _LINE_LINK = re.compile(r"/blob/[^)\s]*\.py#L\d+")
 def test_stored_outputs_have_no_source_line_links():
     """No stored output links a line of the package's source (a `show_doc` output does): the line moves with the next
     edit and the stored link goes stale. The docs build runs `show_doc` cells afresh, so leave their outputs empty."""
-    bad = []
-    for nb in DOC_NBS:
-        for i, c in enumerate(_read(nb)["cells"]):
-            for o in c.get("outputs", []):
-                texts = [o.get("text", "")] + [v for k, v in (o.get("data") or {}).items() if k.startswith("text/")]
-                for t in texts:
-                    t = t if isinstance(t, str) else "".join(t)
-                    if (m := _LINE_LINK.search(t)): bad.append(f"{nb.name} cell {i}: {m.group(0)}")
+    bad = [f"{name} cell {i}: {m.group(0)}" for name, i, t in _stored_texts() if (m := _LINE_LINK.search(t))]
     assert not bad, "stored outputs link source lines that go stale (clear those cells' outputs):\n  " + "\n  ".join(bad)
 
 
