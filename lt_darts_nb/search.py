@@ -885,13 +885,16 @@ def plot_search(history:list|str|Path, # per-epoch records, a run folder, or a `
     one = '.' if len(history) == 1 else None                    # a line of one point shows only its marker
     mk = '.' if len(ev) < len(history) or one else None
     ax[0, 0].plot(ep, [r['train_loss'] for r in history], label='train (weight half)', marker=one)
-    ax[0, 0].plot([r['epoch'] for r in ev], [r['val_loss'] for r in ev], label='val (arch half)', marker=mk)
+    if ev: ax[0, 0].plot([r['epoch'] for r in ev], [r['val_loss'] for r in ev], label='val (arch half)', marker=mk)
     ax[0, 0].set(title='loss', xlabel='epoch'); ax[0, 0].legend()
     for k, lab in (('val_acc', 'val'), ('test_acc', 'test (balanced)'), ('test_many', 'test many'),
                    ('test_medium', 'test medium'), ('test_few', 'test few')):
         if ev and k in ev[0]: ax[0, 1].plot([r['epoch'] for r in ev], [r[k] for r in ev], label=lab, marker=mk,
                                             ls='-' if k in ('val_acc', 'test_acc') else '--')
-    ax[0, 1].set(title='accuracy', xlabel='epoch', ylim=(0, 1)); ax[0, 1].legend(fontsize=8)
+    ax[0, 1].set(title='accuracy', xlabel='epoch', ylim=(0, 1))
+    if ev: ax[0, 1].legend(fontsize=8)
+    else: ax[0, 1].text(0.5, 0.5, 'not evaluated yet\n(eval_every: the first evaluation\ncomes later, the last epoch always has one)',
+                        ha='center', va='center', transform=ax[0, 1].transAxes, color='grey', fontsize=9)   # a live run between evaluations
     a = np.array([r['alpha_normal'] for r in history])          # (epochs, 14, 8)
     for j, op in enumerate(history[-1].get('primitives', PRIMITIVES)): ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op, marker=one)   # a record names other candidates
     ax[1, 0].set(title='normal cell: mean softmax weight per op', xlabel='epoch'); ax[1, 0].legend(fontsize=7, ncol=2)
