@@ -11,10 +11,11 @@ import torch
 from filelock import FileLock, Timeout
 
 # %% auto #0
-__all__ = ['DATA_ENV', 'RUN_BUSY', 'COMMIT_ENV', 'LTDartsError', 'check_known', 'require', 'default_data_root', 'data_root',
-           'get_device', 'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write', 'remove_stale_tmp',
-           'save_checkpoint', 'load_checkpoint', 'save_json', 'folder_lock', 'Config', 'source_info', 'env_info',
-           'in_test', 'gpu_ready', 'command_parser', 'given_options', 'run_command', 'chosen', 'console_command']
+__all__ = ['DATA_ENV', 'RUN_BUSY', 'COMMIT_ENV', 'LTDartsError', 'check_known', 'require', 'show_figure', 'default_data_root',
+           'data_root', 'get_device', 'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write',
+           'remove_stale_tmp', 'save_checkpoint', 'load_checkpoint', 'save_json', 'folder_lock', 'Config',
+           'source_info', 'env_info', 'in_test', 'gpu_ready', 'command_parser', 'given_options', 'run_command',
+           'chosen', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -41,6 +42,18 @@ def require(module:str, # the package to import
     "Import an optional package, or raise `LTDartsError` saying what needs it and how to install it."
     try: return importlib.import_module(module)
     except ImportError: raise LTDartsError(f"{what}: the {module} package is not installed: {install or 'pip install ' + module}") from None
+
+# %% ../nbs/00_core.ipynb #4e544b3c
+def show_figure(out, # an ipywidgets `Output` (anything with an `outputs` tuple)
+                fig, # a matplotlib Figure: drawn as a PNG, then closed
+                text:str='', # what a front end without images shows
+               ):
+    "Make `fig` the one thing `out` shows (a PNG) and close it; nothing is printed, in a kernel or not."
+    import io, base64
+    import matplotlib.pyplot as plt
+    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=fig.dpi); plt.close(fig)
+    out.outputs = ({'output_type': 'display_data', 'metadata': {},
+                    'data': {'image/png': base64.b64encode(buf.getvalue()).decode('ascii'), 'text/plain': text or repr(fig)}},)
 
 # %% ../nbs/00_core.ipynb #33d594dd
 DATA_ENV = 'LT_DARTS_DATA'

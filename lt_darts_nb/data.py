@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 from fastcore.basics import tuplify
-from .core import LTDartsError, data_root, default_data_root, atomic_write, require, _umask
+from .core import LTDartsError, data_root, default_data_root, atomic_write, require, show_figure, _umask
 from .sampling import *
 from .sampling import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, SAMPLERS,
                                   class_probs, sample_indices, sampler_kind)
@@ -591,33 +591,39 @@ def plot_lt(state:dict, # from `explore_lt`
         for a in (a1, a2, a3): a.set_xticks(x)               # every class named
     return fig
 
-def lt_explorer(dataset:str='cifar10', imb_ratio:float=100, profile:str='exp', sampler:str='instance'):
-    "Interactive explorer (ipywidgets): dataset, ratio, profile, sampler, epoch -> class histogram and batch composition."
-    explore_lt(dataset, imb_ratio, profile, sampler)   # one-line errors for bad starting values, before any widget
+def lt_explorer(dataset:str='cifar10', # initial dataset
+                imb_ratio:float=100, # initial ratio (1 to 500)
+                profile:str='exp', # initial profile
+                sampler:str='instance', # initial sampler
+                total_epochs:int=200, # epochs T of the progressive sampler (an evaluation's training: 200; a search: 50)
+               ):
+    "Interactive explorer (ipywidgets) of `explore_lt`: returns a `VBox` with `.controls`, `.out`, `.update` and `.state` (the `explore_lt` dict shown)."
+    if not (isinstance(total_epochs, int) and total_epochs >= 1): raise LTDartsError(f'total_epochs must be a whole number >= 1, got {total_epochs!r}')
+    explore_lt(dataset, imb_ratio, profile, sampler, total_epochs=total_epochs)   # one-line errors for bad starting values, before any widget
     if imb_ratio > 500: raise LTDartsError(f'the explorer shows ratios from 1 to 500, got {imb_ratio}: call explore_lt/plot_lt for larger ones')
     W = require('ipywidgets', 'lt_explorer', 'pip install "lt_darts_nb[notebooks]"')
-    from IPython.display import display
     ctl = dict(dataset=W.Dropdown(options=list(_SHAPES), value=dataset_name(dataset), description='dataset'),
                imb_ratio=W.FloatLogSlider(value=imb_ratio, base=10, min=0, max=np.log10(500), step=0.05, description='ratio', readout_format='.3r'),
                profile=W.ToggleButtons(options=list(PROFILES), value=profile, description='profile'),
                sampler=W.Dropdown(options=list(SAMPLERS), value=sampler_kind(sampler), description='sampler'),
-               epoch=W.IntSlider(value=0, min=0, max=199, description='epoch t/200'),
+               epoch=W.IntSlider(value=0, min=0, max=total_epochs - 1, description=f'epoch t/{total_epochs}'),
                batch_size=W.IntSlider(value=128, min=16, max=512, step=16, description='batch'),
                seed=W.IntText(value=0, description='seed'))
     out = W.Output()
     box = W.VBox([W.HBox([ctl['dataset'], ctl['sampler'], ctl['seed']]), ctl['profile'],
                   W.HBox([ctl['imb_ratio'], ctl['epoch'], ctl['batch_size']]), out])
-    def redraw(*_):
-        box.state = explore_lt(**{k: w.value for k, w in ctl.items()})
-        fig = plot_lt(box.state)
-        with out: out.clear_output(wait=True); display(fig)
+    def update(*_):
+        box.state = explore_lt(**{k: w.value for k, w in ctl.items()}, total_epochs=total_epochs)
+        st = box.state
+        show_figure(out, plot_lt(st), f"<{st['dataset']}, ratio {st['imb_ratio']:g}, {st['sampler']} sampler, epoch {ctl['epoch'].value}/{total_epochs}>")
     def snap(change):                 # the slider's log steps land on 50.1 and 199.5: a moved ratio keeps two significant digits
         r = float(f"{change['new']:.2g}")
         if r != change['new']: ctl['imb_ratio'].value = r
-    ctl['imb_ratio'].observe(snap, names='value')   # before the redraw, which then reads the snapped value
-    for w in ctl.values(): w.observe(redraw, names='value')
-    redraw()
-    box.controls, box.redraw = ctl, redraw
+    ctl['imb_ratio'].observe(snap, names='value')   # before the update, which then reads the snapped value
+    for w in ctl.values(): w.observe(update, names='value')
+    update()
+    box.controls, box.out, box.update = ctl, out, update   # the names `schedule_explorer` uses
+    box.redraw = update                                     # the earlier name, kept for code that calls it
     return box
 
 # %% ../nbs/01_data.ipynb #1c7bc0de

@@ -4,12 +4,12 @@
 
 # %% ../nbs/06_schedules.ipynb #6eb58079
 from __future__ import annotations
-import ast, base64, difflib, inspect, io, json, math, re
+import ast, difflib, inspect, json, math, re
 from dataclasses import dataclass
 from typing import Callable
 import numpy as np
 import torch
-from .core import LTDartsError, require
+from .core import LTDartsError, require, show_figure
 
 # %% auto #0
 __all__ = ['ADAPTORS', 'SCHEDULES', 'LR_GROUPS', 'HETERO_PRESETS', 'KNOB_KINDS', 'progress', 'parabolic_decay', 'linear_decay',
@@ -428,11 +428,6 @@ def plot_adaptors(total_epochs:int=50, # epochs of the run
     return fig
 
 # %% ../nbs/06_schedules.ipynb #86a8993b
-def _fig_png(fig) -> str:
-    "Base64 PNG of a figure."
-    buf = io.BytesIO(); fig.savefig(buf, format='png', dpi=fig.dpi)
-    return base64.b64encode(buf.getvalue()).decode('ascii')
-
 def schedule_explorer(total_epochs:int=50, # initial number of epochs
                       w_lr:float=0.025, # initial weight LR
                       w_floor:float=0.001, # the weights' end LR (cosine/linear) — fixed
@@ -444,14 +439,13 @@ def schedule_explorer(total_epochs:int=50, # initial number of epochs
                       arch_floor_frac:float=0.0, # initial arch floor as a fraction of the arch LR
                       freeze_at:float=0.5, # initial freeze point (fraction of the run)
                      ):
-    "An ipywidgets explorer of the heterogeneous schedule: returns a `VBox` with `.controls`, `.out` and `.update`."
+    "An ipywidgets explorer of the heterogeneous schedule: returns a `VBox` with `.controls`, `.out`, `.update` and `.state` (the curves shown)."
     schedule_curves(total_epochs, w_kind, a_kind, w_lr, w_floor, arch_lr, power, arch_floor_frac * arch_lr, freeze_at, adaptor)   # one-line errors first
     if not (0 <= power <= 4 and 0 <= arch_floor_frac <= 1 and 0.05 <= freeze_at <= 0.95 and 2 <= total_epochs <= 300
             and w_floor <= w_lr <= 1 and 1e-6 <= arch_lr <= 0.1):
         raise LTDartsError('a starting value lies outside its slider: total_epochs 2-300, w_floor <= w_lr <= 1, arch_lr 1e-6 to 0.1, '
                            'power 0-4, arch_floor_frac 0-1, freeze_at 0.05-0.95 (schedule_curves takes any value)')
     W = require('ipywidgets', 'schedule_explorer', 'pip install "lt_darts_nb[notebooks]"')
-    import matplotlib.pyplot as plt
     lay = W.Layout(width='370px'); st = {'description_width': '150px'}
     c = dict(
         total_epochs=W.IntSlider(value=total_epochs, min=2, max=300, description='total epochs', layout=lay, style=st),
@@ -476,11 +470,8 @@ def schedule_explorer(total_epochs:int=50, # initial number of epochs
                                      v['power'], v['arch_floor_frac']*v['arch_lr'], v['freeze_at'], v['adaptor'], steps_per_epoch=4)
         except LTDartsError as e:
             msg.value = f'<span style="color:#b00">{e}</span>'; return
-        msg.value = ''
-        fig = plot_schedules(curves)
-        png = _fig_png(fig); plt.close(fig)
-        out.outputs = ({'output_type': 'display_data', 'metadata': {},
-                        'data': {'image/png': png, 'text/plain': f'<schedules: {curves["w_spec"]}; {curves["alpha_spec"]}>'}},)
+        msg.value = ''; box.state = curves
+        show_figure(out, plot_schedules(curves), f'<schedules: {curves["w_spec"]}; {curves["alpha_spec"]}>')
 
     for w in c.values(): w.observe(update, names='value')
     cols = W.HBox([W.VBox([c[k] for k in ('total_epochs', 'w_kind', 'w_lr', 'adaptor')]),
