@@ -1088,7 +1088,9 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
     if ax is None:
         fig.legend(*axes[0].get_legend_handles_labels(), loc='upper center', ncol=len(methods), fontsize=8, frameon=False)
         fig.tight_layout(rect=(0, 0, 1, 0.9))
-    else: axes[0].legend(fontsize=8)
+    else:                             # the caller's axes: room above the bars for a one-row legend inside the first panel
+        for a in axes[:len(panels)]: lo, hi = a.get_ylim(); a.set_ylim(lo, hi + 0.25 * (hi - lo))
+        axes[0].legend(fontsize=8, loc='upper center', ncol=len(methods), frameon=False, columnspacing=1.0, handlelength=1.5)
     return fig
 
 # %% ../nbs/14_sweep.ipynb #0c43e033
