@@ -16,9 +16,9 @@ from .sampling import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, S
                                   class_probs, sample_indices, sampler_kind)
 
 # %% auto #0
-__all__ = ['PROFILES', 'DATASETS', 'FOLDER_PREFIX', 'GROUPS', 'GROUP_MODES', 'IMAGE_EXTENSIONS', 'lt_counts', 'lt_indices',
-           'dataset_name', 'load_cifar', 'LTDataset', 'synthetic_lt', 'make_lt', 'pack_lt', 'search_split',
-           'default_group_mode', 'class_groups', 'group_mean', 'explore_lt', 'plot_lt', 'lt_explorer',
+__all__ = ['PROFILES', 'DATASETS', 'FOLDER_PREFIX', 'GROUPS', 'GROUP_MODES', 'RATIO_STOPS', 'IMAGE_EXTENSIONS', 'lt_counts',
+           'lt_indices', 'dataset_name', 'load_cifar', 'LTDataset', 'synthetic_lt', 'make_lt', 'pack_lt',
+           'search_split', 'default_group_mode', 'class_groups', 'group_mean', 'explore_lt', 'plot_lt', 'lt_explorer',
            'image_folder_files', 'image_folder_lt', 'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD',
            'BBN_CIFAR_MEAN', 'BBN_CIFAR_STD', 'SAMPLERS', 'sampler_kind', 'class_probs', 'class_index',
            'sample_indices', 'LTSampler', 'class_weights', 'drw_weights', 'augment_batch', 'DeviceLoader',
@@ -591,6 +591,8 @@ def plot_lt(state:dict, # from `explore_lt`
         for a in (a1, a2, a3): a.set_xticks(x)               # every class named
     return fig
 
+RATIO_STOPS = (1, 1.5, 2, 3, 5, 7, 10, 15, 20, 30, 50, 70, 100, 150, 200, 300, 500)   # the explorer's ratios: round values about 1.5x apart
+
 def lt_explorer(dataset:str='cifar10', # initial dataset
                 imb_ratio:float=100, # initial ratio (1 to 500)
                 profile:str='exp', # initial profile
@@ -602,8 +604,9 @@ def lt_explorer(dataset:str='cifar10', # initial dataset
     explore_lt(dataset, imb_ratio, profile, sampler, total_epochs=total_epochs)   # one-line errors for bad starting values, before any widget
     if imb_ratio > 500: raise LTDartsError(f'the explorer shows ratios from 1 to 500, got {imb_ratio}: call explore_lt/plot_lt for larger ones')
     W = require('ipywidgets', 'lt_explorer', 'pip install "lt_darts_nb[notebooks]"')
+    stops = sorted(set(RATIO_STOPS) | {imb_ratio})          # a starting ratio between the stops is one more stop
     ctl = dict(dataset=W.Dropdown(options=list(_SHAPES), value=dataset_name(dataset), description='dataset'),
-               imb_ratio=W.FloatLogSlider(value=imb_ratio, base=10, min=0, max=np.log10(500), step=0.05, description='ratio', readout_format='.3r'),
+               imb_ratio=W.SelectionSlider(options=[(f'{r:g}', r) for r in stops], value=imb_ratio, description='ratio'),
                profile=W.ToggleButtons(options=list(PROFILES), value=profile, description='profile'),
                sampler=W.Dropdown(options=list(SAMPLERS), value=sampler_kind(sampler), description='sampler'),
                epoch=W.IntSlider(value=0, min=0, max=total_epochs - 1, description=f'epoch t/{total_epochs}'),
@@ -616,10 +619,6 @@ def lt_explorer(dataset:str='cifar10', # initial dataset
         box.state = explore_lt(**{k: w.value for k, w in ctl.items()}, total_epochs=total_epochs)
         st = box.state
         show_figure(out, plot_lt(st), f"<{st['dataset']}, ratio {st['imb_ratio']:g}, {st['sampler']} sampler, epoch {ctl['epoch'].value}/{total_epochs}>")
-    def snap(change):                 # the slider's log steps land on 50.1 and 199.5: a moved ratio keeps two significant digits
-        r = float(f"{change['new']:.2g}")
-        if r != change['new']: ctl['imb_ratio'].value = r
-    ctl['imb_ratio'].observe(snap, names='value')   # before the update, which then reads the snapped value
     for w in ctl.values(): w.observe(update, names='value')
     update()
     box.controls, box.out, box.update = ctl, out, update   # the names `schedule_explorer` uses

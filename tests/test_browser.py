@@ -137,6 +137,16 @@ def test_harness_widget(lab, page, tmp_path):
     _check(lab, page, name, ARTIFACTS/"harness_widget.png")
 
 
+def test_lt_explorer(lab, page, tmp_path):
+    "Chapter 01: `lt_explorer()` (a cell the chapter does not run in its tests) re-draws its figure when the ratio slider moves."
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": "python3", "display_name": "Python 3 (ipykernel)",
+                                                           "language": "python"}})
+    nb.cells = [nbformat.v4.new_code_cell("from lt_darts_nb.data import lt_explorer\nlt_explorer('synthetic')")]
+    path = tmp_path/"lt_explorer.ipynb"
+    nbformat.write(nb, path)
+    _check(lab, page, _copy_notebook(path, lab.root), ARTIFACTS/"01_lt_explorer.png")
+
+
 def test_schedule_explorer(lab, page):
     "Chapter 06: `schedule_explorer()` re-draws its figure when a slider moves."
     src = NBS/"06_schedules.ipynb"
