@@ -51,3 +51,19 @@ def test_shown_command_parses(where, name, args, capsys):
     if name == 'lt_darts_sweep' and not any(str(v).endswith('.json') for v in a.values()):
         for k in ('dry_run', 'verbose', 'pdb', 'xtra'): a.pop(k, None)
         make_sweep(**a)          # option names and values, variants: one-line errors
+
+
+def test_stored_cpu_taste_was_made_by_the_commands_shown():
+    "results/cpu_taste/ holds the runs of the commands its README and the training chapter show (changing one needs a new run)."
+    import lt_darts_nb.cli as cli
+    shown = [(w, n, a) for w, n, a in COMMANDS_SHOWN if any(t.startswith('runs/cpu_taste/') for t in a)]
+    assert {w for w, _, _ in shown} == {'results/cpu_taste/README.md', 'nbs/13_train.ipynb'}, shown
+    assert sorted(n for _, n, _ in shown) == ['lt_darts_search', 'lt_darts_search', 'lt_darts_train', 'lt_darts_train']
+    for where, name, args in shown:
+        parsed = vars(command_parser(getattr(cli, name).__wrapped__, prog=name).parse_args(args))
+        run = ROOT/'results'/'cpu_taste'/Path(parsed['out']).name
+        timed = re.search(r'Command being timed: "(.*)"', (run.parent/f'{run.name}.log').read_text()).group(1)
+        assert shlex.split(timed) == [name, *args], f'{where}: {name} differs from the command in {run.name}.log'
+        cfg = json.loads((run/'config.json').read_text())
+        given = [t[2:] for t in args if t.startswith('--') and t[2:] in cfg and t[2:] != 'genotype']
+        assert len(given) >= 8 and {k: parsed[k] for k in given} == {k: cfg[k] for k in given}, f'{where}: {run}/config.json'
