@@ -791,13 +791,17 @@ def run_ray(cells:list, # the cells to run
            ) -> list[dict]:
     "Run cells as Ray tasks (fractional GPUs share a GPU between cells)."
     if not cells: return []
-    ray, task, init = _ray_task(cells, cluster)
+    ray, task, init, asks = _ray_task(cells, cluster)
     if not ray.is_initialized(): ray.init(**init)     # no address: joins a running Ray cluster if there is one, else starts one here
+    if short := _ray_shortfall(asks, ray.cluster_resources()):    # Ray would wait, saying little: say why, once
+        warnings.warn(f"each cell asks Ray for {', '.join(f'{k} {a:g}' for k, (a, h) in short.items())} and the cluster has "
+                      f"{', '.join(f'{h:g}' for a, h in short.values())} now: the cells wait until a node with them joins (an autoscaler); "
+                      "otherwise stop with Ctrl-C and ask for less (--cluster num_gpus=0 where there is no GPU)", stacklevel=2)
     return _drive(cells, lambda cs: [task.remote(c) for c in cs],
                   lambda refs, t: next(iter(ray.wait(refs, num_returns=1, timeout=t)[0]), None), ray.get, verbose)
 
 def _ray_task(cells:list, cluster:dict|None) -> tuple:
-    "(ray, the remote `run_cell`, `ray.init` options) for `cells`: `cluster`'s `address` and `init_*` keys go to `ray.init`, the rest to `ray.remote`; one-line errors."
+    "(ray, the remote `run_cell`, `ray.init` options, `ray.remote` options) for `cells`: `cluster`'s `address` and `init_*` keys go to `ray.init`, the rest to `ray.remote`; one-line errors."
     ray = _require('ray', 'ray')
     opts = dict(cluster or {})
     init = {k[len('init_'):]: opts.pop(k) for k in [k for k in opts if k.startswith('init_')]}
@@ -811,7 +815,14 @@ def _ray_task(cells:list, cluster:dict|None) -> tuple:
     except (ValueError, TypeError) as e:
         raise LTDartsError(f'--cluster for ray: {str(e).split(". Valid ones")[0]} (ray.remote options such as num_gpus=0.25 '
                            'num_cpus=2 memory=...; address=... and init_<option>=... go to ray.init)') from None
-    return ray, task, init
+    return ray, task, init, opts
+
+def _ray_shortfall(asks:dict, # `ray.remote` options of a cell
+                   have:dict, # `ray.cluster_resources()`
+                  ) -> dict:
+    "{resource: (asked, there)} for what one cell asks Ray for and the cluster does not have (GPU, CPU, memory, custom resources)."
+    need = dict(GPU=asks.get('num_gpus') or 0, CPU=asks.get('num_cpus') or 0, memory=asks.get('memory') or 0, **(asks.get('resources') or {}))
+    return {k: (float(v), float(have.get(k, 0))) for k, v in need.items() if v and v > have.get(k, 0)}
 
 CARRY_ENV = ('LT_DARTS_DATA', 'PYTHONPATH', 'XDG_CACHE_HOME', 'LT_DARTS_COMMIT')   # what a cluster executor's cells take from the driver's environment
 
