@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #473e9dcf
 from __future__ import annotations
-import os, io, stat, time, json, math, shutil, pickle, inspect, zipfile, hashlib, tempfile, warnings
+import os, io, stat, time, json, math, numbers, shutil, pickle, inspect, zipfile, hashlib, tempfile, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -603,7 +603,9 @@ def lt_explorer(dataset:str='cifar10', # initial dataset
                 total_epochs:int=200, # epochs T of the progressive sampler (an evaluation's training: 200; a search: 50)
                ):
     "Interactive explorer (ipywidgets) of `explore_lt`: returns a `VBox` with `.controls`, `.out`, `.update` and `.state` (the `explore_lt` dict shown)."
-    if not (isinstance(total_epochs, int) and total_epochs >= 1): raise LTDartsError(f'total_epochs must be a whole number >= 1, got {total_epochs!r}')
+    if isinstance(total_epochs, bool) or not isinstance(total_epochs, numbers.Integral) or total_epochs < 1:
+        raise LTDartsError(f'total_epochs must be a whole number >= 1, got {total_epochs!r}')
+    total_epochs = int(total_epochs)                  # np.int64(50) too; the slider's label shows 50
     explore_lt(dataset, imb_ratio, profile, sampler, total_epochs=total_epochs)   # one-line errors for bad starting values, before any widget
     if imb_ratio > 500: raise LTDartsError(f'the explorer shows ratios from 1 to 500, got {imb_ratio}: call explore_lt/plot_lt for larger ones')
     W = require('ipywidgets', 'lt_explorer', 'pip install "lt_darts_nb[notebooks]"')
