@@ -16,8 +16,8 @@ from .sampling import (CIFAR10_MEAN, CIFAR10_STD, CIFAR100_MEAN, CIFAR100_STD, S
                                   class_probs, sample_indices, sampler_kind)
 
 # %% auto #0
-__all__ = ['PROFILES', 'DATASETS', 'FOLDER_PREFIX', 'GROUPS', 'GROUP_MODES', 'RATIO_STOPS', 'IMAGE_EXTENSIONS', 'lt_counts',
-           'lt_indices', 'dataset_name', 'load_cifar', 'LTDataset', 'synthetic_lt', 'make_lt', 'pack_lt',
+__all__ = ['PROFILES', 'DATASETS', 'FOLDER_PREFIX', 'GROUPS', 'GROUP_MODES', 'GROUP_COLORS', 'RATIO_STOPS', 'IMAGE_EXTENSIONS',
+           'lt_counts', 'lt_indices', 'dataset_name', 'load_cifar', 'LTDataset', 'synthetic_lt', 'make_lt', 'pack_lt',
            'search_split', 'default_group_mode', 'class_groups', 'group_mean', 'explore_lt', 'plot_lt', 'lt_explorer',
            'image_folder_files', 'image_folder_lt', 'CIFAR10_MEAN', 'CIFAR10_STD', 'CIFAR100_MEAN', 'CIFAR100_STD',
            'BBN_CIFAR_MEAN', 'BBN_CIFAR_STD', 'SAMPLERS', 'sampler_kind', 'class_probs', 'class_index',
@@ -560,7 +560,7 @@ def explore_lt(dataset:str='cifar10', # 'cifar10', 'cifar100' or 'synthetic' (on
                 repeats=N * probs / counts, batch_counts=np.bincount(y[idx.numpy()], minlength=C), batch_size=batch_size,
                 imb_ratio=imb_ratio, profile=profile, epoch=epoch, total_epochs=total_epochs)
 
-_GROUP_COLORS = dict(many='#0072B2', medium='#E69F00', few='#CC79A7')   # Okabe-Ito blue, orange, reddish purple: apart for colour-blind eyes
+GROUP_COLORS = dict(many='#0072B2', medium='#E69F00', few='#CC79A7')   # the groups' colours in every figure; Okabe-Ito blue, orange, reddish purple: apart for colour-blind eyes
 
 def plot_lt(state:dict, # from `explore_lt`
             figsize=(11, 3.4), dpi:int=90):
@@ -568,7 +568,7 @@ def plot_lt(state:dict, # from `explore_lt`
     from matplotlib.figure import Figure
     C, counts, probs = state['n_classes'], state['counts'], state['probs']
     col = np.empty(C, object)
-    for k, v in state['groups'].items(): col[v] = _GROUP_COLORS[k]
+    for k, v in state['groups'].items(): col[v] = GROUP_COLORS[k]
     x = np.arange(C)
     fig = Figure(figsize=figsize, dpi=dpi, layout='constrained'); a1, a2, a3 = fig.subplots(1, 3)
     a1.bar(x, counts, color=list(col), width=.85)
@@ -576,7 +576,7 @@ def plot_lt(state:dict, # from `explore_lt`
     a1.set(yscale='log', xlabel='class (head -> tail)', ylabel='training images $n_i$',
            title=f"{state['dataset']}-LT, ratio {state['imb_ratio']:g}, {state['profile']}")
     from matplotlib.patches import Patch
-    a1.legend(handles=[Patch(color=c, label=f"{k} ({len(state['groups'][k])})") for k, c in _GROUP_COLORS.items()] + [test_line], fontsize=7)
+    a1.legend(handles=[Patch(color=c, label=f"{k} ({len(state['groups'][k])})") for k, c in GROUP_COLORS.items()] + [test_line], fontsize=7)
     a2.plot(x, counts / counts.sum(), 'k.-', ms=3, lw=1, label='data (instance)')
     a2.plot(x, probs, 'o-', ms=3, color='tab:green', label=f"sampler: {state['sampler']}")
     a2.set(xlabel='class', ylabel='share of a batch', title='class probabilities')

@@ -140,8 +140,9 @@ def load_genotype(path_or_run:str|Path, # a .json file, or a run folder holding 
     return genotype_from_dict(d)
 
 # %% ../nbs/02a_genotypes.ipynb #8e6636ab
-OP_COLORS = {'none': '#7f7f7f', 'max_pool_3x3': '#1f77b4', 'avg_pool_3x3': '#17becf', 'skip_connect': '#d62728',
-             'sep_conv_3x3': '#2ca02c', 'sep_conv_5x5': '#bcbd22', 'dil_conv_3x3': '#9467bd', 'dil_conv_5x5': '#e377c2'}
+# Okabe & Ito's colour-blind-safe palette (grey for 'none'): skip_connect, the operation a collapse is about, in vermillion
+OP_COLORS = {'none': '#7f7f7f', 'max_pool_3x3': '#56B4E9', 'avg_pool_3x3': '#0072B2', 'skip_connect': '#D55E00',
+             'sep_conv_3x3': '#009E73', 'sep_conv_5x5': '#E69F00', 'dil_conv_3x3': '#CC79A7', 'dil_conv_5x5': '#000000'}
 
 def plot_cell(genotype:Genotype, # the genotype to draw
               which:str='normal', # 'normal' or 'reduce'

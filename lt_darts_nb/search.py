@@ -18,8 +18,8 @@ from fastcore.basics import tuplify
 from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint,
                               save_json, atomic_write, remove_stale_tmp, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
-                              DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES)
-from .genotypes import PRIMITIVES, genotype_to_dict, genotype_from_dict, save_genotype
+                              DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES, GROUP_COLORS)
+from .genotypes import PRIMITIVES, OP_COLORS, genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork, _check_primitives
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
@@ -887,16 +887,16 @@ def plot_search(history:list|str|Path, # per-epoch records, a run folder, or a `
     ax[0, 0].plot(ep, [r['train_loss'] for r in history], label='train (weight half)', marker=one)
     if ev: ax[0, 0].plot([r['epoch'] for r in ev], [r['val_loss'] for r in ev], label='val (arch half)', marker=mk)
     ax[0, 0].set(title='loss', xlabel='epoch'); ax[0, 0].legend()
-    for k, lab in (('val_acc', 'val'), ('test_acc', 'test (balanced)'), ('test_many', 'test many'),
-                   ('test_medium', 'test medium'), ('test_few', 'test few')):
-        if ev and k in ev[0]: ax[0, 1].plot([r['epoch'] for r in ev], [r[k] for r in ev], label=lab, marker=mk,
+    for k, lab, col in (('val_acc', 'val', 'grey'), ('test_acc', 'test (balanced)', 'black'), *((f'test_{g}', f'test {g}', c) for g, c in GROUP_COLORS.items())):
+        if ev and k in ev[0]: ax[0, 1].plot([r['epoch'] for r in ev], [r[k] for r in ev], label=lab, marker=mk, color=col,   # the groups: plot_lt's colours
                                             ls='-' if k in ('val_acc', 'test_acc') else '--')
     ax[0, 1].set(title='accuracy', xlabel='epoch', ylim=(0, 1))
     if ev: ax[0, 1].legend(fontsize=8)
     else: ax[0, 1].text(0.5, 0.5, 'not evaluated yet\n(eval_every: the first evaluation\ncomes later, the last epoch always has one)',
                         ha='center', va='center', transform=ax[0, 1].transAxes, color='grey', fontsize=9)   # a live run between evaluations
     a = np.array([r['alpha_normal'] for r in history])          # (epochs, 14, 8)
-    for j, op in enumerate(history[-1].get('primitives', PRIMITIVES)): ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op, marker=one)   # a record names other candidates
+    for j, op in enumerate(history[-1].get('primitives', PRIMITIVES)):   # a record names other candidates; DARTS' eight have plot_cell's colours
+        ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op, marker=one, color=OP_COLORS.get(op))
     ax[1, 0].set(title='normal cell: mean softmax weight per op', xlabel='epoch'); ax[1, 0].legend(fontsize=7, ncol=2)
     for k in ('skip_normal', 'param_free_normal', 'skip_reduce', 'param_free_reduce'):
         ax[1, 1].plot(ep, [r[k] for r in history], label=k, marker='.')

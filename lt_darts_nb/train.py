@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 
 from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_everything, save_checkpoint, save_json, in_test, atomic_write, folder_lock
-from .data import FOLDER_PREFIX
+from .data import FOLDER_PREFIX, GROUP_COLORS
 from .sampling import DeviceLoader, class_weights, sampler_kind
 from .genotypes import Genotype, genotype_to_dict, genotype_from_dict, save_genotype, load_genotype
 from .networks import NetworkCIFAR, as_genotype, count_params
@@ -527,8 +527,8 @@ def plot_train(history:list|str|Path, # per-epoch records, a run folder, or a `T
     if ev: ax[0].plot([r['epoch'] for r in ev], [r['test_loss'] for r in ev], label='test', marker='.')
     ax[0].set(title='loss', xlabel='epoch'); ax[0].legend()
     ax[1].plot(ep, [r['train_acc'] for r in history], label='train', color='grey', marker=one)
-    for k, lab, ls in (('test_acc', 'test (balanced)', '-'), ('test_many', 'many', '--'), ('test_medium', 'medium', '--'), ('test_few', 'few', '--')):
-        if ev and k in ev[0]: ax[1].plot([r['epoch'] for r in ev], [r[k] for r in ev], label=lab, ls=ls, marker='.')
+    for k, lab, ls, col in (('test_acc', 'test (balanced)', '-', 'black'), *((f'test_{g}', g, '--', c) for g, c in GROUP_COLORS.items())):   # the groups: plot_lt's colours
+        if ev and k in ev[0]: ax[1].plot([r['epoch'] for r in ev], [r[k] for r in ev], label=lab, ls=ls, marker='.', color=col)
     ax[1].set(title='accuracy', xlabel='epoch', ylim=(0, 1)); ax[1].legend(fontsize=8)
     lr = np.array([r['lr'] for r in history])
     ax[2].plot(ep, lr / max(lr.max(), 1e-12), label=f'lr / {lr.max():.3g}', marker=one)
