@@ -16,9 +16,9 @@ from .search import METHODS, RECORD_KEYS, SearchResult, load_history, select_epo
 
 # %% auto #0
 __all__ = ['FINAL_KEYS', 'CONFIG_KEYS', 'GRID_COMMAND', 'MIXING_COMMAND', 'results_dir', 'run_row', 'collect_runs',
-           'write_fake_run', 'group_stats', 'results_table', 'save_tables', 'as_history', 'as_genotype', 'plot_compare',
-           'alpha_trajectory', 'plot_alpha_trajectories', 'plot_genotypes', 'run_map', 'full_scale_report',
-           'evaluated_sweeps', 'evaluation_tables']
+           'write_fake_run', 'group_stats', 'results_table', 'save_tables', 'as_history', 'as_genotype', 'metric_label',
+           'plot_compare', 'alpha_trajectory', 'plot_alpha_trajectories', 'plot_genotypes', 'run_map',
+           'full_scale_report', 'evaluated_sweeps', 'evaluation_tables']
 
 # %% ../nbs/12_experiments.ipynb #013175e5
 def results_dir(path:str|Path|None=None, # an explicit folder (returned as is)
@@ -271,6 +271,18 @@ def _new_axes(n, ax, size=(3.6, 2.9), max_width:float=15.0):
     plt.close(fig)              # returned, not auto-shown: the notebook displays it once
     return fig, axes[:n]
 
+_YLABELS = {'adaptor': 'BBN adaptor a', 'time_s': 'seconds', 'eval_s': 'seconds', 'n_steps': 'steps', 'hessian_eig': 'eigenvalue',
+            'peak_mem_gib': 'GiB', 'max_entropy': 'entropy (nats)'}
+
+def metric_label(m:str) -> str:
+    "What a record key's numbers are, for an axis label ('' when there is nothing to add to the key)."
+    if _is_acc(m): return 'accuracy'
+    if m.endswith('_loss'): return 'loss'
+    if m.startswith(('skip_', 'param_free_')): return 'edges of the derived cell'
+    if m.startswith('entropy_'): return 'entropy (nats)'
+    if m.endswith('lr') or '_lr_' in m: return 'learning rate'
+    return _YLABELS.get(m, '')
+
 def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
                  metrics:tuple=('test_acc', 'test_few', 'skip_normal'), # record keys, one panel each
                  ax=None, # axes to draw on (one per metric); None: a new figure
@@ -287,7 +299,8 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
         for name, h in hs.items():
             pts = [(r['epoch'], r[m]) for r in h if r.get(m) is not None]
             if pts: a.plot(*zip(*pts), marker='.' if len(pts) < 30 else None, label=name)
-        a.set(title=m, xlabel='epoch'); a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.set(title=m, xlabel='epoch', ylabel=metric_label(m)); a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if metric_label(m) in ('edges of the derived cell', 'steps'): a.yaxis.set_major_locator(MaxNLocator(integer=True))   # counts: whole ticks
         if _is_acc(m): a.set_ylim(0, 1)
         a.grid(alpha=0.3)
     first = next((a for a in axes[:len(metrics)] if a.get_legend_handles_labels()[0]), None)    # the first panel with a line
