@@ -272,7 +272,7 @@ def _new_axes(n, ax, size=(3.6, 2.9), max_width:float=15.0):
     return fig, axes[:n]
 
 _YLABELS = {'adaptor': 'BBN adaptor a', 'time_s': 'seconds', 'eval_s': 'seconds', 'n_steps': 'steps', 'hessian_eig': 'eigenvalue',
-            'peak_mem_gib': 'GiB', 'max_entropy': 'entropy (nats)'}
+            'peak_mem_gib': 'GiB', 'max_entropy': 'entropy (nats)', 'drop_path_prob': 'probability'}
 
 def metric_label(m:str) -> str:
     "What a record key's numbers are, for an axis label ('' when there is nothing to add to the key)."

@@ -11,9 +11,9 @@ from pathlib import Path
 from .core import save_json, LTDartsError
 
 # %% auto #0
-__all__ = ['PRIMITIVES', 'PARAM_FREE', 'Genotype', 'DARTS_V1', 'DARTS_V2', 'DARTS', 'OP_COLORS', 'count_ops', 'n_param_free',
-           'n_skip', 'genotype_to_dict', 'genotype_from_dict', 'save_genotype', 'genotype_epochs', 'load_genotype',
-           'plot_cell']
+__all__ = ['PRIMITIVES', 'PARAM_FREE', 'Genotype', 'DARTS_V1', 'DARTS_V2', 'DARTS', 'OP_COLORS', 'OTHER_OP_COLORS', 'count_ops',
+           'n_param_free', 'n_skip', 'genotype_to_dict', 'genotype_from_dict', 'save_genotype', 'genotype_epochs',
+           'load_genotype', 'op_color', 'plot_cell']
 
 # %% ../nbs/02a_genotypes.ipynb #30c8d48d
 PRIMITIVES = ['none', 'max_pool_3x3', 'avg_pool_3x3', 'skip_connect',
@@ -143,6 +143,15 @@ def load_genotype(path_or_run:str|Path, # a .json file, or a run folder holding 
 # Okabe & Ito's colour-blind-safe palette (grey for 'none'): skip_connect, the operation a collapse is about, in vermillion
 OP_COLORS = {'none': '#7f7f7f', 'max_pool_3x3': '#56B4E9', 'avg_pool_3x3': '#0072B2', 'skip_connect': '#D55E00',
              'sep_conv_3x3': '#009E73', 'sep_conv_5x5': '#E69F00', 'dil_conv_3x3': '#CC79A7', 'dil_conv_5x5': '#000000'}
+OTHER_OP_COLORS = ('#6a3d9a', '#66a61e', '#e7298a', '#8c564b')   # candidates of your own, in turn: far from every colour above
+
+def op_color(op:str, # an operation's name
+             others=(), # the operations without an `OP_COLORS` entry, in order: each gets the next of `OTHER_OP_COLORS`
+            ) -> str:
+    "The colour of `op` in every figure of the package: its `OP_COLORS` entry, else one of `OTHER_OP_COLORS` by its place in `others`."
+    if op in OP_COLORS: return OP_COLORS[op]
+    others = list(others)
+    return OTHER_OP_COLORS[(others.index(op) if op in others else 0) % len(OTHER_OP_COLORS)]
 
 def plot_cell(genotype:Genotype, # the genotype to draw
               which:str='normal', # 'normal' or 'reduce'
@@ -200,7 +209,8 @@ def plot_cell(genotype:Genotype, # the genotype to draw
             label_at.append(mid)
             ax.text(*mid, label, fontsize=7, color=color, ha='center', va='center', zorder=3,
                     bbox=dict(boxstyle='round,pad=0.15', fc='white', ec='none', alpha=0.85))
-    for k, (op, j) in enumerate(edges): arrow(j, k // 2 + 2, OP_COLORS.get(op, 'black'), 'edge', label=op)
+    others = list(dict.fromkeys(op for op, _ in edges if op not in OP_COLORS))     # operations of your own
+    for k, (op, j) in enumerate(edges): arrow(j, k // 2 + 2, op_color(op, others), 'edge', label=op)
     for c in concat: arrow(c, 'out', '#999999', 'concat', ls='--')
     for n, (x, y) in pos.items():
         ax.add_patch(circles[n])

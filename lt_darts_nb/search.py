@@ -19,7 +19,7 @@ from .core import (Config, LTDartsError, get_device, available_device, peak_memo
                               save_json, atomic_write, remove_stale_tmp, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES, GROUP_COLORS)
-from .genotypes import PRIMITIVES, OP_COLORS, genotype_to_dict, genotype_from_dict, save_genotype
+from .genotypes import PRIMITIVES, op_color, genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork, _check_primitives
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
@@ -895,8 +895,9 @@ def plot_search(history:list|str|Path, # per-epoch records, a run folder, or a `
     else: ax[0, 1].text(0.5, 0.5, 'not evaluated yet\n(eval_every: the first evaluation\ncomes later, the last epoch always has one)',
                         ha='center', va='center', transform=ax[0, 1].transAxes, color='grey', fontsize=9)   # a live run between evaluations
     a = np.array([r['alpha_normal'] for r in history])          # (epochs, 14, 8)
-    for j, op in enumerate(history[-1].get('primitives', PRIMITIVES)):   # a record names other candidates; DARTS' eight have plot_cell's colours
-        ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op, marker=one, color=OP_COLORS.get(op))
+    prims = history[-1].get('primitives', PRIMITIVES)                  # a record names other candidates
+    others = [op for op in prims if op not in PRIMITIVES]
+    for j, op in enumerate(prims): ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op, marker=one, color=op_color(op, others))   # plot_cell's colours
     ax[1, 0].set(title='normal cell: mean softmax weight per op', xlabel='epoch'); ax[1, 0].legend(fontsize=7, ncol=2)
     for k in ('skip_normal', 'param_free_normal', 'skip_reduce', 'param_free_reduce'):
         ax[1, 1].plot(ep, [r[k] for r in history], label=k, marker='.')
