@@ -899,8 +899,9 @@ def plot_search(history:list|str|Path, # per-epoch records, a run folder, or a `
     others = [op for op in prims if op not in PRIMITIVES]
     for j, op in enumerate(prims): ax[1, 0].plot(ep, a[:, :, j].mean(1), label=op, marker=one, color=op_color(op, others))   # plot_cell's colours
     ax[1, 0].set(title='normal cell: mean softmax weight per op', xlabel='epoch'); ax[1, 0].legend(fontsize=7, ncol=2)
-    for k in ('skip_normal', 'param_free_normal', 'skip_reduce', 'param_free_reduce'):
-        ax[1, 1].plot(ep, [r[k] for r in history], label=k, marker='.')
+    for k in ('skip_normal', 'param_free_normal', 'skip_reduce', 'param_free_reduce'):   # skip's colour; the reduction cell dashed
+        ax[1, 1].plot(ep, [r[k] for r in history], label=k, marker='.', color=op_color('skip_connect') if k.startswith('skip') else 'grey',
+                      ls='-' if k.endswith('normal') else '--')
     n_edges = cell_edges(history)
     ax[1, 1].set(title=f'derived genotype: parameter-free edges (of {n_edges})', xlabel='epoch', ylim=(-0.3, n_edges + 0.3)); ax[1, 1].legend(fontsize=8)
     for a_ in ax.flat:                                         # whole epochs, the same range in every panel
