@@ -577,10 +577,11 @@ def plot_lt(state:dict, # from `explore_lt`
            title=f"{state['dataset']}-LT, ratio {state['imb_ratio']:g}, {state['profile']}")
     from matplotlib.patches import Patch
     a1.legend(handles=[Patch(color=c, label=f"{k} ({len(state['groups'][k])})") for k, c in GROUP_COLORS.items()] + [test_line], fontsize=7)
-    a2.plot(x, counts / counts.sum(), 'k.-', ms=3, lw=1, label='data (instance)')
+    share = counts / counts.sum()
+    a2.plot(x, share, 'k.-', ms=3, lw=1, label='data (instance)')
     a2.plot(x, probs, 'o-', ms=3, color='tab:green', label=f"sampler: {state['sampler']}")
     a2.set(xlabel='class', ylabel='share of a batch', title='class probabilities')
-    lo, hi = min(probs.min(), (counts / counts.sum()).min()), max(probs.max(), (counts / counts.sum()).max())
+    lo, hi = min(probs.min(), share.min()), max(probs.max(), share.max())
     if hi <= lo * 1.001: a2.set_ylim(lo / 2, hi * 2)         # all shares equal (ratio 1): a range around them, not a singular one
     a2.set_yscale('log')
     a2.legend(fontsize=7)
