@@ -271,14 +271,16 @@ def _new_axes(n, ax, size=(3.6, 2.9), max_width:float=15.0):
     plt.close(fig)              # returned, not auto-shown: the notebook displays it once
     return fig, axes[:n]
 
-_YLABELS = {'adaptor': 'BBN adaptor a', 'time_s': 'seconds', 'eval_s': 'seconds', 'n_steps': 'steps', 'hessian_eig': 'eigenvalue',
+_YLABELS = {'adaptor': 'BBN adaptor a', 'time_s': 'seconds', 'eval_s': 'seconds', 'hessian_eig': 'eigenvalue',
             'peak_mem_gib': 'GiB', 'max_entropy': 'entropy (nats)', 'drop_path_prob': 'probability'}
+
+def _is_count(m:str) -> bool: return m == 'n_steps' or m.startswith(('skip_', 'param_free_'))   # whole numbers: edges or steps
 
 def metric_label(m:str) -> str:
     "What a record key's numbers are, for an axis label ('' when there is nothing to add to the key)."
     if _is_acc(m): return 'accuracy'
     if m.endswith('_loss'): return 'loss'
-    if m.startswith(('skip_', 'param_free_')): return 'edges of the derived cell'
+    if _is_count(m): return 'steps' if m == 'n_steps' else 'edges of the derived cell'
     if m.startswith('entropy_'): return 'entropy (nats)'
     if m.endswith('lr') or '_lr_' in m: return 'learning rate'
     return _YLABELS.get(m, '')
@@ -300,7 +302,7 @@ def plot_compare(runs:dict, # {name: history, run folder or SearchResult}
             pts = [(r['epoch'], r[m]) for r in h if r.get(m) is not None]
             if pts: a.plot(*zip(*pts), marker='.' if len(pts) < 30 else None, label=name)
         a.set(title=m, xlabel='epoch', ylabel=metric_label(m)); a.xaxis.set_major_locator(MaxNLocator(integer=True))
-        if metric_label(m) in ('edges of the derived cell', 'steps'): a.yaxis.set_major_locator(MaxNLocator(integer=True))   # counts: whole ticks
+        if _is_count(m): a.yaxis.set_major_locator(MaxNLocator(integer=True))   # counts: whole ticks
         if _is_acc(m): a.set_ylim(0, 1)
         a.grid(alpha=0.3)
     first = next((a for a in axes[:len(metrics)] if a.get_legend_handles_labels()[0]), None)    # the first panel with a line
