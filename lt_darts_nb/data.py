@@ -611,8 +611,10 @@ def lt_explorer(dataset:str='cifar10', # initial dataset
     if imb_ratio > 500: raise LTDartsError(f'the explorer shows ratios from 1 to 500, got {imb_ratio}: call explore_lt/plot_lt for larger ones')
     W = require('ipywidgets', 'lt_explorer', 'pip install "lt_darts_nb[notebooks]"')
     stops = sorted(set(RATIO_STOPS) | {imb_ratio})          # a starting ratio between the stops is one more stop
+    labels = [f'{r:g}' for r in stops]
+    labels = [l if labels.count(l) == 1 else repr(float(r)) for l, r in zip(labels, stops)]   # 100.00000001 is not shown as a second '100'
     ctl = dict(dataset=W.Dropdown(options=list(_SHAPES), value=dataset_name(dataset), description='dataset'),
-               imb_ratio=W.SelectionSlider(options=[(f'{r:g}', r) for r in stops], value=imb_ratio, description='ratio'),
+               imb_ratio=W.SelectionSlider(options=list(zip(labels, stops)), value=imb_ratio, description='ratio'),
                profile=W.ToggleButtons(options=list(PROFILES), value=profile, description='profile'),
                sampler=W.Dropdown(options=list(SAMPLERS), value=sampler_kind(sampler), description='sampler'),
                epoch=W.IntSlider(value=0, min=0, max=total_epochs - 1, description=f'epoch t/{total_epochs}'),
