@@ -1053,6 +1053,14 @@ def check_sweep(rows:list[dict], # from `collect_sweep` / `run_sweep`
                            + 'fix it and run the same sweep again)')
 
 # %% ../nbs/14_sweep.ipynb #b0bc0845
+def _legend_above(a, panels, n):
+    "A legend in `a` as wide as the panel allows (fewest rows), with the panels' y limits raised so that it sits above the bars."
+    for ncol in range(n, 0, -1):                      # the widest legend that fits the panel's width
+        leg = a.legend(fontsize=8, loc='upper center', ncol=ncol, frameon=False, columnspacing=1.0, handlelength=1.5)
+        if leg.get_window_extent().width <= a.get_window_extent().width: break        # (the figure's own renderer, any backend)
+    h = min(leg.get_window_extent().height / a.get_window_extent().height + 0.04, 0.6)   # its height, as a share of the panel's
+    for p in panels: lo, hi = p.get_ylim(); p.set_ylim(lo, lo + (hi - lo) / (1 - h))
+
 def plot_sweep(rows:list[dict], # from `collect_sweep`
                metrics:tuple|None=None, # row keys (default: the evaluation's test accuracy and few-shot accuracy when any cell has them, else the search's)
                ax=None, # axes to draw into (one per panel), or None for a new figure
@@ -1096,12 +1104,11 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
         a.set_xlabel(xlabel, fontsize=8)
         a.set_title(f"{_METRIC_NAMES.get(m, m)}{' (%)' if k == 100 else ''}" + ('' if r is None else f', ratio {_fmt_ratio(r)}'), fontsize=9)
         a.grid(axis='y', alpha=0.3)
-    if ax is None:
-        fig.legend(*axes[0].get_legend_handles_labels(), loc='upper center', ncol=len(methods), fontsize=8, frameon=False)
-        fig.tight_layout(rect=(0, 0, 1, 0.9))
-    else:                             # the caller's axes: room above the bars for a one-row legend inside the first panel
-        for a in axes[:len(panels)]: lo, hi = a.get_ylim(); a.set_ylim(lo, hi + 0.25 * (hi - lo))
-        axes[0].legend(fontsize=8, loc='upper center', ncol=len(methods), frameon=False, columnspacing=1.0, handlelength=1.5)
+    if ax is None:                    # the legend above the panels, wrapped after 6 methods
+        ncol = min(len(methods), 6); rows_ = -(-len(methods) // ncol)
+        fig.legend(*axes[0].get_legend_handles_labels(), loc='upper center', ncol=ncol, fontsize=8, frameon=False)
+        fig.tight_layout(rect=(0, 0, 1, 1 - 0.1 * rows_))
+    else: _legend_above(axes[0], axes[:len(panels)], len(methods))   # the caller's axes: the legend inside the first panel, above the bars
     return fig
 
 # %% ../nbs/14_sweep.ipynb #0c43e033
