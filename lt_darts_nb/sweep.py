@@ -1057,7 +1057,7 @@ def _legend_above(a, panels, n):
     "A legend in `a` as wide as the panel allows (fewest rows), with the panels' y limits raised so that it sits above the bars."
     for ncol in range(n, 0, -1):                      # the widest legend that fits the panel's width
         leg = a.legend(fontsize=8, loc='upper center', ncol=ncol, frameon=False, columnspacing=1.0, handlelength=1.5)
-        if leg.get_window_extent().width <= a.get_window_extent().width: break        # (the figure's own renderer, any backend)
+        if ncol == 1 or leg.get_window_extent().width <= a.get_window_extent().width: break   # (the figure's own renderer, any backend)
     h = min(leg.get_window_extent().height / a.get_window_extent().height + 0.04, 0.6)   # its height, as a share of the panel's
     for p in panels: lo, hi = p.get_ylim(); p.set_ylim(lo, lo + (hi - lo) / (1 - h))
 
@@ -1096,18 +1096,23 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
             sd = np.array([np.nan if g is None or g[f'{m}_std'] is None else g[f'{m}_std'] * k for g in gs])   # one seed: no whisker
             lo, hi = (np.minimum(sd, mu), np.minimum(sd, 100 - np.array(mu))) if k == 100 else (sd, sd)   # accuracies stay in [0, 100] %
             bars = a.bar(np.arange(len(x)) + (j - (len(methods) - 1) / 2) * width, mu, width, yerr=[lo, hi], capsize=3, label=meth, color=f'C{j}')
+            bar_pt = a.get_position().width * fig.get_figwidth() * 72 * width / len(x)    # a bar's width in points (about)
             for b, g in zip(bars, gs):
                 if g is not None and g[f'{m}_n']:
-                    a.annotate(f"n={g[f'{m}_n']}", (b.get_x() + b.get_width() / 2, 0), ha='center', va='bottom', fontsize=7)
+                    t = f"n={g[f'{m}_n']}"                   # upright where it fits the bar (7 pt digits: about 4 pt wide), else turned
+                    a.annotate(t, (b.get_x() + b.get_width() / 2, 0), ha='center', va='bottom', fontsize=7,
+                               rotation=0 if 4.2 * len(t) <= bar_pt else 90)
         tilt = max(map(len, labels)) * len(labels) > 40
         a.set_xticks(np.arange(len(labels)), labels, rotation=20 if tilt else 0, ha='right' if tilt else 'center', fontsize=8)
         a.set_xlabel(xlabel, fontsize=8)
         a.set_title(f"{_METRIC_NAMES.get(m, m)}{' (%)' if k == 100 else ''}" + ('' if r is None else f', ratio {_fmt_ratio(r)}'), fontsize=9)
         a.grid(axis='y', alpha=0.3)
-    if ax is None:                    # the legend above the panels, wrapped after 6 methods
-        ncol = min(len(methods), 6); rows_ = -(-len(methods) // ncol)
-        fig.legend(*axes[0].get_legend_handles_labels(), loc='upper center', ncol=ncol, fontsize=8, frameon=False)
-        fig.tight_layout(rect=(0, 0, 1, 1 - 0.1 * rows_))
+    if ax is None:                    # the legend above the panels, in as few rows as the figure's width allows
+        for ncol in range(len(methods), 0, -1):
+            leg = fig.legend(*axes[0].get_legend_handles_labels(), loc='upper center', ncol=ncol, fontsize=8, frameon=False)
+            if ncol == 1 or leg.get_window_extent().width <= fig.bbox.width: break
+            leg.remove()
+        fig.tight_layout(rect=(0, 0, 1, 1 - leg.get_window_extent().height / fig.bbox.height - 0.02))
     else: _legend_above(axes[0], axes[:len(panels)], len(methods))   # the caller's axes: the legend inside the first panel, above the bars
     return fig
 
