@@ -423,7 +423,8 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     dataset = dataset_name(dataset)
     methods = tuple(METHODS) if methods is None else tuple(m.strip() for m in methods.split(',')) if isinstance(methods, str) else tuple(methods)
     root = results_dir(root) if root is not None else results_dir()/'cifar10_lt'     # the grid's folder (GRID_COMMAND)
-    rows = [r for r in collect_runs(root) if _same_dataset(r['dataset'], dataset) and r['method'] in methods]
+    every = collect_runs(root)
+    rows = [r for r in every if _same_dataset(r['dataset'], dataset) and r['method'] in methods]
     done = [r for r in rows if r['finished']]
     where = os.path.relpath(root) if root.is_absolute() else str(root)
     if not root.is_dir() and not root.parent.is_dir():   # no results/ at all: a notebook run outside a clone (Colab), not 'never produced'
@@ -431,12 +432,15 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
               f'from a clone of the repository (git clone https://github.com/lt-darts-nb/lt_darts_nb), or pass the folder that holds them')
         return None
     if not done:
+        flat = sorted({r['run'].split('/')[0] + '/' for r in every if not r['finished'] and re.fullmatch(r'r[^/]+/[^/]+/s\d+', r['run'])})
         print(f'GPU results have not been produced yet: no finished {dataset} run of {", ".join(methods)} under {where}'
               + (f' ({len(rows)} unfinished, shown below as progress, not results)' if rows else '') + '.\n'
               + (f'To produce them (one GPU; runs side by side, resumable), from the repository root:\n    {command}\n'
                  f'then commit the run folders it writes (checkpoint.pt is git-ignored) and re-run this cell.'
                  if command != GRID_COMMAND or dataset == 'cifar10' else
-                 f'Run searches of {dataset} under {where} (lt_darts_search --out, or lt_darts_sweep --root), then re-run this cell.'))
+                 f'Run searches of {dataset} under {where} (lt_darts_search --out, or lt_darts_sweep --root), then re-run this cell.')
+              + (f'\nBefore a sweep there, move {", ".join(flat)} out of {where}: its unfinished runs sit where the sweep keeps its cells '
+                 '(the flat layout of an earlier script), and the sweep does not write over them.' if flat else ''))
         if not rows: return None
     table = results_table(rows, by=by)
     runs = run_map(rows, label=label, imb_ratio=imb_ratio, seed=seed)
