@@ -108,7 +108,7 @@ class SearchConfig(Config):
     eval_batch_size:int=512 # batch size of evaluation
     select:str='last' # which epoch's genotype is the result: 'last' or 'best_val' (never the test set)
     # collapse monitors (see the monitors chapter)
-    hessian_every:int=0 # every k epochs, the dominant Hessian eigenvalue of the val loss w.r.t. alpha (0 = off)
+    hessian_every:int=0 # every k epochs, the dominant Hessian eigenvalue of the architecture step's val loss w.r.t. alpha (0 = off)
     hessian_batches:int=2 # validation batches for the Hessian eigenvalue
     collapse_max_skip:int=0 # warn/stop when the normal cell has more skip connections than this (0 = off)
     collapse_min_entropy:float=0.0 # warn/stop when the normal cell's mean edge entropy falls below this (0 = off)
@@ -380,7 +380,7 @@ RECORD_KEYS = {
     'genotype': 'the genotype derived at the end of the epoch',
     'primitives': "the candidates, the columns of `alpha_*` (only when they are not DARTS' eight)",
     'adaptor': "BBN's mixing weight $a$ of the epoch (BBN methods)",
-    'hessian_eig': 'the dominant Hessian eigenvalue of the validation loss in α (every `hessian_every` epochs)',
+    'hessian_eig': "the dominant Hessian eigenvalue of the architecture step's validation loss in α (every `hessian_every` epochs)",
     'collapse_alarms': "the collapse guard's messages (epochs where it fired)",
     'val_loss': 'loss on the architecture (validation) half', 'val_acc': 'accuracy on the architecture half',
     'test_loss': 'loss on the balanced test set (reporting only)', 'test_acc': 'balanced test accuracy',
@@ -626,11 +626,14 @@ def _check_config(cfg:SearchConfig):
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     weight_schedule(cfg); arch_schedule(cfg); arch_schedule(cfg, cell='reduce')    # validates the schedules
 
-def _hessian_batches(x, y, cfg:SearchConfig, ev:dict) -> list:
-    """The Hessian monitor's batches: `hessian_batches` batches of the validation half, drawn once (shuffled, seeded by
-    the run's seed), so that every measured epoch (and a resumed run) sees the same images of every class."""
-    loader = DeviceLoader(x, y, **dict(ev, batch_size=cfg.batch_size, sampler='instance', seed=cfg.seed * 1009 + 3))
-    return [tuple(t.clone() for t in b) for _, b in zip(range(cfg.hessian_batches), loader)]
+def _hessian_batches(x, y, samplers:tuple, cfg:SearchConfig, ev:dict, counts=None) -> list:
+    """The Hessian monitor's batches: `hessian_batches` batches of the validation half through the architecture step's
+    `samplers` (`Method.arch_samplers`: BBN's mixed batch zips two), so that the curvature is that of the loss the
+    architecture step descends; unaugmented and drawn once (seeded by the run's seed), so that every measured epoch
+    (and a resumed run) sees the same images of every class."""
+    loaders = [DeviceLoader(x, y, **dict(ev, batch_size=cfg.batch_size, sampler=s, counts=counts, seed=cfg.seed * 1009 + 3 + 7919 * i))
+               for i, s in enumerate(samplers)]
+    return [tuple(t.clone() for t in b) for _, b in zip(range(cfg.hessian_batches), _zip_batches(loaders))]
 
 def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS on CIFAR-10-LT, ratio 100)
            out:str|Path='runs/search', # the run folder
@@ -675,7 +678,7 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
     val_loader = DeviceLoader(data.x_train[va], data.y_train[va], **ev)
     test_loader = DeviceLoader(data.x_test, data.y_test, **ev)
     groups = data.groups(cfg.group_mode)     # many / medium / few (data chapter)
-    hess_batches = _hessian_batches(data.x_train[va], data.y_train[va], cfg, ev) if cfg.hessian_every else None
+    hess_batches = _hessian_batches(data.x_train[va], data.y_train[va], method.arch_samplers(), cfg, ev, counts_va) if cfg.hessian_every else None
     guard = CollapseGuard(max_skip=cfg.collapse_max_skip or None, min_entropy=cfg.collapse_min_entropy or None,
                           action=cfg.collapse_action)
 
