@@ -244,8 +244,8 @@ def _ast_value(node, spec):
             if isinstance(l, (int, float)) and not isinstance(r, (int, float)): l, r = r, l   # number * sched -> scaled
             return l*r
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and all(k.arg for k in node.keywords):
-        return make_schedule(node.func.id, *[_ast_value(a, spec) for a in node.args],
-                             **{k.arg: _ast_value(k.value, spec) for k in node.keywords})
+        def arg(a): return a.id if isinstance(a, ast.Name) else _ast_value(a, spec)   # a bare name is a name: parabolic_decay
+        return make_schedule(node.func.id, *map(arg, node.args), **{k.arg: arg(k.value) for k in node.keywords})
     raise LTDartsError(f"cannot parse schedule {spec!r}: write e.g. 'cosine(0.025, 0.001)' or 'adaptor_scaled(3e-4, power=2)'")
 
 def parse_schedule(spec:str, # e.g. 'cosine(0.025, 0.001)', '3e-4', '0.5 * warmup(constant(1.0), 5)'
