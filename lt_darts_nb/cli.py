@@ -29,7 +29,12 @@ def _check_resumable(out:str, cls, kwargs:dict, given:bool=False):
     print(f'--resume: {out} {where}: starting a new run there', file=sys.stderr, flush=True)
 
 def _run_cli(name:str, fn, again:str='continue with --resume'):
-    "Run `fn()`; turn a user error into one line on stderr and exit code 1 (an interrupt: exit code 130 and how to go on)."
+    """Run `fn()`; turn a user error into one line on stderr and exit code 1 (an interrupt: exit code 130 and how to go on);
+    a warning is one line too, `name: warning: ...` (not Python's file, line number and source line)."""
+    import warnings
+    def one_line(message, category, *_, **__):
+        return f'{name}: warning: {message}\n' if category is UserWarning else f'{name}: {category.__name__}: {message}\n'
+    fmt, warnings.formatwarning = warnings.formatwarning, one_line
     try: return fn()
     except LTDartsError as e:
         print(f'{name}: error: {e}', file=sys.stderr)
@@ -44,6 +49,7 @@ def _run_cli(name:str, fn, again:str='continue with --resume'):
     except OSError as e:               # the file system said no (a file where a folder goes, a read-only disk, no space)
         print(f'{name}: error: {e}: check the folder (a file in its path? read-only? full?) and run the command again', file=sys.stderr)
         sys.exit(1)
+    finally: warnings.formatwarning = fmt      # called from Python (a notebook), the session's own format comes back
 
 @delegates(SearchConfig)
 def lt_darts_search(out:str='runs/search', # run folder (refuses to overwrite another run)
@@ -120,7 +126,7 @@ def lt_darts_train(genotype:str=None, # a search run folder, a genotype JSON fil
             # its default value (`--device cpu` after a CUDA search)
             cfg = TrainConfig.from_search(genotype, **chosen(kwargs))
         else: cfg = TrainConfig(**kwargs)
-        res = train_genotype(geno or 'DARTS_V2', cfg, out=out, resume=resume, same_data=False)   # the data were chosen above
+        res = train_genotype('DARTS_V2' if geno is None else geno, cfg, out=out, resume=resume, same_data=False)   # the data were chosen above
         plot_train(res.history, title=f'{cfg.mode} training on {cfg.dataset} (ratio {cfg.imb_ratio:g})', path=Path(out)/'train.png')
         f = res.final
         print(json.dumps({k: round(f[k], 4) for k in ('train_acc', 'test_acc', 'test_many', 'test_medium', 'test_few') if k in f}))

@@ -120,6 +120,8 @@ def load_genotype(path_or_run:str|Path, # a .json file, or a run folder holding 
                   epoch:int|None=None, # with a run folder: the epoch to read (None: the final/latest genotype)
                  ) -> Genotype:
     "Load a genotype from a JSON file or from a run folder (see the table above)."
+    if isinstance(path_or_run, str) and not path_or_run.strip():   # Path('') is the working folder: never read it by accident
+        raise LTDartsError("the genotype's path is empty: pass a genotype JSON file or a run folder (an unset shell variable?)")
     p = Path(path_or_run)
     if p.is_file():
         if epoch is not None: raise LTDartsError(f"epoch={epoch} needs a run folder, but {p} is a file: pass the run folder")
@@ -133,10 +135,13 @@ def load_genotype(path_or_run:str|Path, # a .json file, or a run folder holding 
             path = epochs[epoch]
         elif (p/'genotype.json').is_file(): path = p/'genotype.json'
         elif epochs: path = epochs[max(epochs)]
+        elif (p/'search').is_dir(): raise LTDartsError(f"no genotype.json in {p}, which looks like a sweep's cell: pass {p/'search'}, where it keeps its search")
         else: raise LTDartsError(f"no genotype.json or genotypes/epoch_XXX.json in {p}: is this a search run folder?")
     else: raise LTDartsError(f"no genotype file or run folder at {p}: check the path")
     try: d = json.loads(path.read_text())
-    except json.JSONDecodeError as e: raise LTDartsError(f"{path} is not valid JSON ({e.msg}): re-run or delete it") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise LTDartsError(f"{path} is not a genotype file (not valid JSON: {e.msg if isinstance(e, json.JSONDecodeError) else 'not even text'}): pass one that a search or "
+                           "save_genotype wrote, or repair it") from e
     return genotype_from_dict(d)
 
 # %% ../nbs/02a_genotypes.ipynb #8e6636ab
