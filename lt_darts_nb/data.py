@@ -451,6 +451,8 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
                            f'set LT_DARTS_DATA (or root=, on the command line --data_root) to the folder that contains {key}/')
     dest = Path(out).expanduser()/key
     if dest.exists(): raise LTDartsError(f'{dest} already exists: remove it or pack into another folder')
+    if (dest.parent/'config.json').is_file():       # a run folder (`lt_darts_pack runs/x` for `--out runs/x`): data do not go in there
+        raise LTDartsError(f'{dest.parent} is a run folder (it holds config.json): pack into a folder of its own, e.g. gpu_data')
     with np.load(src/'labels.npz') as lab: labels = {k: lab[k] for k in lab.files}
     y = labels['y_train'].astype(np.int64); names = [str(s) for s in labels['class_names']]
     asked = [(float(r), str(p), int(s)) for r in tuplify(imb_ratios) for p in tuplify(profiles) for s in tuplify(seeds)]
@@ -656,7 +658,7 @@ def image_folder_files(path:str|Path, # folder with one sub-folder per class
         found = sorted((p for p in (root/name).rglob('*') if p.suffix.lower() in exts and p.is_file()
                         and not any(part.startswith('.') for part in p.relative_to(root).parts)), key=lambda p: p.as_posix())
         files += found; labels += [c] * len(found)
-    if not files: raise LTDartsError(f"no images in the class folders of {root} (looked for {', '.join(exts)}): check the path or pass extensions=")
+    if not files: raise LTDartsError(f"no images in the class folders of {root} (looked for {', '.join(exts)}): check the path (from Python, extensions= reads other file types)")
     return files, np.array(labels, np.int64), classes
 
 def _load_image(f:Path, size:int) -> np.ndarray:
