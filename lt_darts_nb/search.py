@@ -587,6 +587,15 @@ def _check_shared(cfg):
     if not (0 < cfg.folder_test < 1 or (cfg.folder_test >= 1 and float(cfg.folder_test).is_integer())):
         raise LTDartsError(f'folder_test must be a share in (0, 1) of the smallest class or a whole number of images per class, got {cfg.folder_test}')
 
+def _check_optimiser(cfg, momentum:str, decays:tuple, lrs:tuple):
+    "One-line errors for an SGD momentum outside [0, 1) and a negative weight decay (else torch's own, after the run folder is written); a warning for a learning rate that rises."
+    if not 0 <= getattr(cfg, momentum) < 1: raise LTDartsError(f'{momentum} must be in [0, 1) (got {getattr(cfg, momentum)}): 0.9 is DARTS\'')
+    for k in decays:
+        if not getattr(cfg, k) >= 0: raise LTDartsError(f'{k} must be >= 0 (got {getattr(cfg, k)}): 0 turns weight decay off')
+    lr, lr_min, kind = (getattr(cfg, k) for k in lrs)
+    if kind.strip() in ('cosine', 'linear') and lr_min > lr:
+        warnings.warn(f'{lrs[1]}={lr_min} is above {lrs[0]}={lr}: the {kind} schedule raises the learning rate over the run')
+
 def _check_config(cfg:SearchConfig):
     "Validate the settings that would otherwise fail only after the run folder is written (a sweep checks every cell with it)."
     _check_shared(cfg)
@@ -600,6 +609,8 @@ def _check_config(cfg:SearchConfig):
             warnings.warn(f'collapse_max_skip={cfg.collapse_max_skip} counts skip_connect, which primitives {cfg.primitives!r} leave out: '
                           'it never fires (collapse_min_entropy watches any candidates)')
     if not 0 < cfg.train_frac < 1: raise LTDartsError(f'train_frac must be in (0, 1), got {cfg.train_frac}: the fraction of each class in the weight half (0.5 in DARTS)')
+    _check_optimiser(cfg, 'w_momentum', ('w_wd', 'arch_wd'), ('w_lr', 'w_lr_min', 'w_schedule'))
+    if not 0 <= cfg.arch_floor <= 1: raise LTDartsError(f'arch_floor must be in [0, 1] (got {cfg.arch_floor}): the floor is this fraction of arch_lr')
     if cfg.select not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {cfg.select!r}: use 'last' or 'best_val'")
     for s in (cfg.weight_sampler, cfg.arch_sampler):
         if s: sampler_kind(s)                  # a known sampler
@@ -841,6 +852,8 @@ def _cost_line(dev, steps:int, dt:float, ev:float, images:str, epochs:int, eval_
             f'{(dt * steps * epochs + ev * n_ev) / 60:.1f} min for {epochs} epoch{"s" * (epochs != 1)} and {n_ev} evaluation'
             f'{"s" * (n_ev != 1)} (eval_every={eval_every}) on {dev} ({what}){mem}{idle}')
 
+_COMPILING = 'step_mode compile: torch.compile compiles the step before the cost estimate, which takes minutes (on a CPU many) with no output meanwhile'
+
 def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
     """Print the estimated time of the steps of an epoch, of one evaluation (`n_eval` = validation and test images) and
     of the run, and the peak memory, from `n` timed steps and one evaluation batch of a twin network (no state is touched)."""
@@ -852,6 +865,7 @@ def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')                 # a fallback is reported once, by the run's own step
             st = _search_step(cfg, method, m, opt, arch)
+        if st.mode == 'compile': print(_COMPILING, flush=True)
         x = torch.randn(cfg.batch_size, 3, size, size, device=dev)
         if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, len(method.counts), (cfg.batch_size,), device=dev)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #1469c3c0
 from __future__ import annotations
-import json, math, time, random, warnings
+import json, math, time, random, types, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -23,8 +23,8 @@ from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
-                                _check_shared, _resume_data, dataset_name, _run_started, _load_model_state, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
-                                _time_twin, _twin_batches, _cost_line, is_eval_epoch, method_options)
+                                _check_shared, _check_optimiser, _resume_data, dataset_name, _run_started, _load_model_state, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
 # %% auto #0
 __all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'TRAIN_MODES', 'DATA_FIELDS', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode',
@@ -118,8 +118,8 @@ class TrainConfig(Config):
             mode_opts = get_train_mode(overrides.get('mode', d['mode'])).opts
             d['method_opts'] = ','.join(p for p in sc.method_opts.split(',') if p.partition('=')[0].strip() in mode_opts)
         if sc.weight_sampler and d['mode'] != 'bbn': d['sampler'] = sc.weight_sampler
-        side = _image_side(sc)
-        if _aux_side(side) < 8: d['auxiliary'] = False     # the head needs images of 29x29 or more (a quick start's are 16x16)
+        side = _image_side(types.SimpleNamespace(**{k: overrides.get(k, getattr(sc, k)) for k in ('dataset', 'synthetic_size', 'image_size')}))
+        if _aux_side(side) < 8: d['auxiliary'] = False     # the head needs images of 29x29 or more (a quick start's are 16x16): the images trained on
         d['cutout'] = min(cls.cutout, side // 2)            # DARTS' 16 is half of CIFAR's side: the same share of smaller images
         return cls.from_dict({**cls().to_dict(), **d, **overrides})
 
@@ -335,7 +335,8 @@ def _check_config(cfg:TrainConfig):
     if cfg.cutout < 0: raise LTDartsError(f'cutout must be >= 0 (got {cfg.cutout}): 0 turns it off')
     if not cfg.max_steps >= 0: raise LTDartsError(f'max_steps must be >= 0 (got {cfg.max_steps}): 0 runs a full pass over the training set')
     if not 0 <= cfg.drop_path_prob < 1: raise LTDartsError(f'drop_path_prob must be in [0, 1) (got {cfg.drop_path_prob})')
-    if not cfg.weight_decay >= 0: raise LTDartsError(f'weight_decay must be >= 0 (got {cfg.weight_decay})')
+    _check_optimiser(cfg, 'momentum', ('weight_decay',), ('lr', 'lr_min', 'lr_schedule'))
+    if not cfg.auxiliary_weight >= 0: raise LTDartsError(f'auxiliary_weight must be >= 0 (got {cfg.auxiliary_weight}): DARTS weighs the auxiliary loss by 0.4')
     if cfg.imb_ratio < 1: raise LTDartsError(f'imb_ratio must be >= 1 (got {cfg.imb_ratio})')
     get_adaptor(cfg.bbn_adaptor)
     _autocast(torch.device('cpu'), cfg.amp)   # validates amp
@@ -352,6 +353,7 @@ def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, 
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')                 # a fallback is reported once, by the run's own step
             st = TrainStep(m, opt, mode.loss, cfg.grad_clip, cfg.amp, cfg.step_mode, cfg.fused)
+        if st.mode == 'compile': print(_COMPILING, flush=True)
         x = torch.randn(cfg.batch_size, 3, size, size, device=dev)
         if cfg.channels_last: x = x.contiguous(memory_format=torch.channels_last)
         y = torch.randint(0, n_classes, (cfg.batch_size,), device=dev)
