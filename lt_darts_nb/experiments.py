@@ -432,14 +432,14 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
               f'from a clone of the repository (git clone https://github.com/lt-darts-nb/lt_darts_nb), or pass the folder that holds them')
         return None
     if not done:
-        flat = sorted({r['run'].split('/')[0] + '/' for r in every if not r['finished'] and re.fullmatch(r'r[^/]+/[^/]+/s\d+', r['run'])})
+        flat = sorted({p.parent.relative_to(root).parts[0] + '/' for p in root.glob('r*/*/s*/config.json')}) if root.is_dir() else []
         print(f'GPU results have not been produced yet: no finished {dataset} run of {", ".join(methods)} under {where}'
               + (f' ({len(rows)} unfinished, shown below as progress, not results)' if rows else '') + '.\n'
               + (f'To produce them (one GPU; runs side by side, resumable), from the repository root:\n    {command}\n'
                  f'then commit the run folders it writes (checkpoint.pt is git-ignored) and re-run this cell.'
                  if command != GRID_COMMAND or dataset == 'cifar10' else
                  f'Run searches of {dataset} under {where} (lt_darts_search --out, or lt_darts_sweep --root), then re-run this cell.')
-              + (f'\nBefore a sweep there, move {", ".join(flat)} out of {where}: its unfinished runs sit where the sweep keeps its cells '
+              + (f'\nBefore a sweep there, move {", ".join(flat)} out of {where}: runs sit there where the sweep keeps its cells '
                  '(the flat layout of an earlier script), and the sweep does not write over them.' if flat else ''))
         if not rows: return None
     table = results_table(rows, by=by)

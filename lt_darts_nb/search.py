@@ -641,7 +641,8 @@ def _hessian_batches(x, y, samplers:tuple, cfg:SearchConfig, ev:dict, counts=Non
     """The Hessian monitor's batches: `hessian_batches` batches of the validation half through the architecture step's
     `samplers` (`Method.arch_samplers`: BBN's mixed batch zips two), so that the curvature is that of the loss the
     architecture step descends; unaugmented and drawn once (seeded by the run's seed), so that every measured epoch
-    (and a resumed run) sees the same images of every class."""
+    (and a resumed run) sees the same images of every class. An epoch-dependent sampler ('progressive') is drawn as
+    at epoch 0."""
     loaders = [DeviceLoader(x, y, **dict(ev, batch_size=cfg.batch_size, sampler=s, counts=counts, seed=cfg.seed * 1009 + 3 + 7919 * i))
                for i, s in enumerate(samplers)]
     return [tuple(t.clone() for t in b) for _, b in zip(range(cfg.hessian_batches), _zip_batches(loaders))]

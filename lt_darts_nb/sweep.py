@@ -1068,7 +1068,7 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
     """Bars of mean ± std over seeds, methods side by side: a panel per metric, the ratios on the x axis; with variants
     a panel per metric and ratio, the variants on the x axis. A single seed has no whisker; an accuracy's stops at 0 and 100 %."""
     import numpy as np
-    if metrics is None:
+    if not metrics:                   # None or (): the defaults, as sweep_stats takes them
         metrics = (('train_test_acc', 'train_test_few') if any(r.get('train_test_acc') is not None for r in rows)
                    else ('search_test_acc', 'search_test_few'))
     if isinstance(metrics, str): metrics = (metrics,)
@@ -1096,7 +1096,7 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
             sd = np.array([np.nan if g is None or g[f'{m}_std'] is None else g[f'{m}_std'] * k for g in gs])   # one seed: no whisker
             lo, hi = (np.minimum(sd, mu), np.minimum(sd, 100 - np.array(mu))) if k == 100 else (sd, sd)   # accuracies stay in [0, 100] %
             bars = a.bar(np.arange(len(x)) + (j - (len(methods) - 1) / 2) * width, mu, width, yerr=[lo, hi], capsize=3, label=meth, color=f'C{j}')
-            bar_pt = a.get_position().width * fig.get_figwidth() * 72 * width / len(x)    # a bar's width in points (about)
+            bar_pt = a.get_window_extent().width * 72 / a.figure.dpi * width / len(x)    # a bar's width in points (about; a subfigure's too)
             for b, g in zip(bars, gs):
                 if g is not None and g[f'{m}_n']:
                     t = f"n={g[f'{m}_n']}"                   # upright where it fits the bar (7 pt digits: about 4 pt wide), else turned

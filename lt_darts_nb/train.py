@@ -4,7 +4,7 @@
 
 # %% ../nbs/13_train.ipynb #1469c3c0
 from __future__ import annotations
-import json, math, time, random, types, warnings
+import json, math, time, random, warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -118,8 +118,9 @@ class TrainConfig(Config):
             mode_opts = get_train_mode(overrides.get('mode', d['mode'])).opts
             d['method_opts'] = ','.join(p for p in sc.method_opts.split(',') if p.partition('=')[0].strip() in mode_opts)
         if sc.weight_sampler and d['mode'] != 'bbn': d['sampler'] = sc.weight_sampler
-        side = _image_side(types.SimpleNamespace(**{k: overrides.get(k, getattr(sc, k)) for k in ('dataset', 'synthetic_size', 'image_size')}))
-        if _aux_side(side) < 8: d['auxiliary'] = False     # the head needs images of 29x29 or more (a quick start's are 16x16): the images trained on
+        (full := cls.from_dict({**cls().to_dict(), **d, **overrides})).check_types()   # synthetic_size='32': one line, not a TypeError
+        side = _image_side(full)                           # the images trained on, not the search's
+        if _aux_side(side) < 8: d['auxiliary'] = False     # the head needs images of 29x29 or more (a quick start's are 16x16)
         d['cutout'] = min(cls.cutout, side // 2)            # DARTS' 16 is half of CIFAR's side: the same share of smaller images
         return cls.from_dict({**cls().to_dict(), **d, **overrides})
 
