@@ -406,9 +406,10 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
         raise LTDartsError(f'the training set has {len(data.y_train)} images, fewer than one batch (batch_size={cfg.batch_size}): '
                            f'lower --batch_size to at most {len(data.y_train)}')
     with folder_lock(out):                        # one process per run folder (the core chapter): a second one is refused
-        return _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step)
+        which = str(genotype) if isinstance(genotype, (str, Path)) else 'a genotype'   # a name, a file or a search's folder
+        return _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step, which)
 
-def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step) -> TrainResult:
+def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step, which='a genotype') -> TrainResult:
     "The run of `train_genotype`, holding its folder: build the network, prepare the folder, start or resume, loop over the epochs."
     n_classes, side = data.n_classes, data.x_train.shape[1]
     mode = mode_cls(cfg, data.counts, dev)
@@ -448,7 +449,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
     step_fn = TrainStep(model, opt, mode.loss, cfg.grad_clip, cfg.amp, cfg.step_mode, cfg.fused)   # after loading: it configures opt
     _log_session(out, cfg, dev, step_fn, start, changed, digest, data_changed)
     if verbose and ckpt is None:
-        print(f'training {cfg.mode!r} on {data.name} (ratio {data.imb_ratio:g}, {len(data.y_train)} images): '
+        print(f'training {which} ({cfg.mode!r}) on {data.name} (ratio {data.imb_ratio:g}, {len(data.y_train)} images): '
               f'{n_params / 1e6:.3f}M parameters, {steps} steps/epoch x {cfg.epochs} epochs on {dev}')
         _print_train_cost(cfg, mode, n_classes, geno, dev, steps, side, len(data.y_test))
 
