@@ -423,8 +423,7 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     dataset = dataset_name(dataset)
     methods = tuple(METHODS) if methods is None else tuple(m.strip() for m in methods.split(',')) if isinstance(methods, str) else tuple(methods)
     root = results_dir(root) if root is not None else results_dir()/'cifar10_lt'     # the grid's folder (GRID_COMMAND)
-    every = collect_runs(root)
-    rows = [r for r in every if _same_dataset(r['dataset'], dataset) and r['method'] in methods]
+    rows = [r for r in collect_runs(root) if _same_dataset(r['dataset'], dataset) and r['method'] in methods]
     done = [r for r in rows if r['finished']]
     where = os.path.relpath(root) if root.is_absolute() else str(root)
     if not root.is_dir() and not root.parent.is_dir():   # no results/ at all: a notebook run outside a clone (Colab), not 'never produced'

@@ -1053,11 +1053,17 @@ def check_sweep(rows:list[dict], # from `collect_sweep` / `run_sweep`
                            + 'fix it and run the same sweep again)')
 
 # %% ../nbs/14_sweep.ipynb #b0bc0845
+def _fitted_legend(make, width:float, n:int):
+    "The legend `make(ncol)` with the most columns (of `n` entries) that fits `width` pixels: the fewest rows."
+    for ncol in range(n, 0, -1):
+        leg = make(ncol)
+        if ncol == 1 or leg.get_window_extent().width <= width: return leg   # (the figure's own renderer, any backend)
+        leg.remove()
+
 def _legend_above(a, panels, n):
-    "A legend in `a` as wide as the panel allows (fewest rows), with the panels' y limits raised so that it sits above the bars."
-    for ncol in range(n, 0, -1):                      # the widest legend that fits the panel's width
-        leg = a.legend(fontsize=8, loc='upper center', ncol=ncol, frameon=False, columnspacing=1.0, handlelength=1.5)
-        if ncol == 1 or leg.get_window_extent().width <= a.get_window_extent().width: break   # (the figure's own renderer, any backend)
+    "A legend in `a` as wide as the panel allows, with the panels' y limits raised so that it sits above the bars."
+    leg = _fitted_legend(lambda k: a.legend(fontsize=8, loc='upper center', ncol=k, frameon=False, columnspacing=1.0, handlelength=1.5),
+                         a.get_window_extent().width, n)
     h = min(leg.get_window_extent().height / a.get_window_extent().height + 0.04, 0.6)   # its height, as a share of the panel's
     for p in panels: lo, hi = p.get_ylim(); p.set_ylim(lo, lo + (hi - lo) / (1 - h))
 
@@ -1108,10 +1114,8 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
         a.set_title(f"{_METRIC_NAMES.get(m, m)}{' (%)' if k == 100 else ''}" + ('' if r is None else f', ratio {_fmt_ratio(r)}'), fontsize=9)
         a.grid(axis='y', alpha=0.3)
     if ax is None:                    # the legend above the panels, in as few rows as the figure's width allows
-        for ncol in range(len(methods), 0, -1):
-            leg = fig.legend(*axes[0].get_legend_handles_labels(), loc='upper center', ncol=ncol, fontsize=8, frameon=False)
-            if ncol == 1 or leg.get_window_extent().width <= fig.bbox.width: break
-            leg.remove()
+        leg = _fitted_legend(lambda k: fig.legend(*axes[0].get_legend_handles_labels(), loc='upper center', ncol=k, fontsize=8, frameon=False),
+                             fig.bbox.width, len(methods))
         fig.tight_layout(rect=(0, 0, 1, 1 - leg.get_window_extent().height / fig.bbox.height - 0.02))
     else: _legend_above(axes[0], axes[:len(panels)], len(methods))   # the caller's axes: the legend inside the first panel, above the bars
     return fig
