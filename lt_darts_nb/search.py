@@ -108,7 +108,7 @@ class SearchConfig(Config):
     eval_batch_size:int=512 # batch size of evaluation
     select:str='last' # which epoch's genotype is the result: 'last' or 'best_val' (never the test set)
     # collapse monitors (see the monitors chapter)
-    hessian_every:int=0 # every k epochs, the dominant Hessian eigenvalue of the architecture step's val loss w.r.t. alpha (0 = off)
+    hessian_every:int=0 # every k epochs, the largest Hessian eigenvalue of the architecture step's val loss (with arch_wd) w.r.t. alpha (0 = off)
     hessian_batches:int=2 # validation batches for the Hessian eigenvalue
     collapse_max_skip:int=0 # warn/stop when the normal cell has more skip connections than this (0 = off)
     collapse_min_entropy:float=0.0 # warn/stop when the normal cell's mean edge entropy falls below this (0 = off)
@@ -380,7 +380,7 @@ RECORD_KEYS = {
     'genotype': 'the genotype derived at the end of the epoch',
     'primitives': "the candidates, the columns of `alpha_*` (only when they are not DARTS' eight)",
     'adaptor': "BBN's mixing weight $a$ of the epoch (BBN methods)",
-    'hessian_eig': "the dominant Hessian eigenvalue of the architecture step's validation loss in α (every `hessian_every` epochs)",
+    'hessian_eig': "the largest eigenvalue of the Hessian in α of the architecture step's validation loss with `arch_wd` (every `hessian_every` epochs)",
     'collapse_alarms': "the collapse guard's messages (epochs where it fired)",
     'val_loss': 'loss on the architecture (validation) half', 'val_acc': 'accuracy on the architecture half',
     'test_loss': 'loss on the balanced test set (reporting only)', 'test_acc': 'balanced test accuracy',
@@ -754,7 +754,8 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
                                f'led here: start a new run folder with lower learning rates (w_lr, arch_lr) or amp=""')
         rec = _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs, train_loss, train_acc)
         if cfg.hessian_every and epoch % cfg.hessian_every == 0:
-            rec['hessian_eig'] = float(hessian_max_eigenvalue(model, lambda m, b, _e=epoch: method.arch_forward(m, b, _e)[0], hess_batches))
+            rec['hessian_eig'] = float(hessian_max_eigenvalue(model, lambda m, b, _e=epoch: method.arch_forward(m, b, _e)[0], hess_batches,
+                                                              largest='algebraic', weight_decay=cfg.arch_wd))   # Zela et al.'s quantity
         alarms = guard.check(rec) if guard.max_skip or guard.min_entropy else []
         if alarms: rec['collapse_alarms'] = alarms
         stop = bool(alarms) and guard.should_stop
