@@ -193,10 +193,12 @@ def _watch_parent(poll:float=2.0, # seconds between two looks
     once the parent is gone (a sweep killed with SIGKILL, say), interrupt this command as Ctrl-C would (it exits keeping
     the checkpoint of its last finished epoch), and SIGTERM it if it is still running `grace` s later (or at once where
     SIGINT is ignored, as in a background job). If that process is gone already (killed while this one was starting),
-    stop at once (exit code 130). Otherwise nothing. Returns the thread, or None."""
+    stop at once (exit code 130). Otherwise nothing. Returns the thread, or None. Not on Windows: there `os.kill(pid, 0)`
+    sends Ctrl-C to the whole console, a venv's python runs the real interpreter as its child (so the sweep is not
+    the parent), and an orphan keeps its parent's pid."""
     import os, signal, threading, time
     want = os.environ.pop(PARENT_ENV, '')
-    if not want.isdigit(): return None                                  # not started by a sweep
+    if not want.isdigit() or os.name == 'nt': return None               # not started by a sweep, or on Windows
     if int(want) != os.getppid():
         try: os.kill(int(want), 0)                                      # is it there at all?
         except ProcessLookupError:

@@ -829,7 +829,7 @@ def _twin_batches(x:torch.Tensor, y:torch.Tensor, k:int) -> tuple:
 def _time_twin(dev, one, warm:int, m, predict, eb:int, size:int, channels_last:bool, amp:str, n:int=2) -> tuple:
     """Seconds per call of `one` (after `warm` untimed calls: warm-up, and the capture in graph mode) and per
     evaluation batch of `eb` random images through `predict(m, x)` (eval mode, no gradients; on CUDA after a first call)."""
-    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else (lambda: None)
+    sync = (lambda: torch.cuda.synchronize(dev)) if dev.type == 'cuda' else torch.mps.synchronize if dev.type == 'mps' else (lambda: None)
     for _ in range(warm): one()
     sync(); t = time.time()
     for _ in range(n): one()

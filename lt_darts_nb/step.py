@@ -155,7 +155,8 @@ class CapturedStep:
             *parts, # the step's inputs: tuples of tensors, or None
            ):
         "Run `body(*parts)` in this step's mode. In graph mode each key is captured once and replayed with new inputs."
-        if self.mode == 'graph': return self._graphed(key, body, parts)
+        if self.mode == 'graph':
+            with torch.cuda.device(self.device): return self._graphed(key, body, parts)   # capture and replay on the run's GPU
         wk = self.warm_key(key)
         if self.mode == 'compile' and self._compiled and not self._warm.get(wk):
             try: out = body(*parts)           # the first call compiles; a failure leaves no update behind

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os, sys, csv, io, inspect, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess, tempfile
 import re, threading, warnings, contextlib
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
-from dataclasses import dataclass, field, fields, MISSING
+from dataclasses import dataclass, field, fields, replace, MISSING
 from pathlib import Path
 from fastcore.meta import delegates
 
@@ -19,11 +19,12 @@ from .experiments import run_row, _new_axes, _peak_mem
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'PARENT_ENV', 'POLL_S', 'CARRY_ENV',
            'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults',
-           'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'make_sweep', 'mps_active',
-           'sharing_note', 'split_variant', 'parse_variants', 'shared_searches', 'stage_state', 'Cell', 'cell_name',
-           'cell_commands', 'config_diff', 'evaluated_search', 'plan_sweep', 'error_line', 'exit_error', 'run_cell',
-           'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats',
-           'sweep_table', 'cells_table', 'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
+           'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'device_slots', 'make_sweep',
+           'mps_active', 'sharing_note', 'split_variant', 'parse_variants', 'shared_searches', 'stage_state', 'Cell',
+           'cell_name', 'cell_commands', 'config_diff', 'evaluated_search', 'plan_sweep', 'error_line', 'exit_error',
+           'run_cell', 'on_device', 'DevicePool', 'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep',
+           'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table', 'save_sweep_tables', 'check_sweep',
+           'plot_sweep', 'launch_sweep', 'run_sweep']
 
 # %% ../nbs/14_sweep.ipynb #c3ef2a3e
 def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
@@ -168,7 +169,7 @@ class SweepConfig(Config):
     train:bool=True # run the evaluation stage after each search
     train_opts:dict=field(default_factory=dict) # `TrainConfig` fields shared by every evaluation
     variants:dict=field(default_factory=dict) # `{name: {option: value}}`: one more axis, each variant's options on top of the shared ones (`parse_variants`); {} = none
-    devices:list=field(default_factory=lambda: ['cpu']) # devices, given to the cells round-robin
+    devices:list=field(default_factory=lambda: ['cpu']) # devices: the plan's round-robin; the local executor gives each cell the freest as it starts
     jobs:int|str='auto' # cells at a time (local executor): a number or 'auto'
     mem_per_job:float=8.0 # GiB of GPU memory one cell needs (for jobs='auto')
     executor:str='local' # 'local', 'submitit' or 'ray'
@@ -177,7 +178,7 @@ class SweepConfig(Config):
 def resolve_devices(device:str, # 'cpu', 'cuda' (every visible GPU), 'cuda:0,cuda:1', 'mps' or 'auto'
                     expand:bool=True, # turn 'cuda' and 'auto' into the visible GPUs (False for cluster executors: the node decides)
                    ) -> list[str]:
-    "The list of devices the cells are given round-robin."
+    "The list of the sweep's devices."
     devs = parse_list(device, str, 'devices')
     for d in devs: get_device(d)                   # unknown device names fail here
     if not expand: return devs
@@ -212,6 +213,26 @@ def resolve_jobs(jobs, # a number, or 'auto'
         n += int(free / 2**30 // mem_per_job)
     return max(1, min(n, os.cpu_count() or 1))
 
+def device_slots(jobs, # a number, or 'auto' (as `resolve_jobs`)
+                 devices:list, # from `resolve_devices`
+                 mem_per_job:float=8.0, # GiB per cell on a GPU
+                ) -> dict:
+    """Cells at a time on each device, `resolve_jobs(jobs, ...)` of them in all: a number spread evenly in the devices'
+    order; with 'auto' each GPU holds at most its own free memory over `mem_per_job` (any other device 1), the slots going
+    one by one to the device with the most room left."""
+    devs, total = list(dict.fromkeys(devices)), resolve_jobs(jobs, devices, mem_per_job)
+    if not (isinstance(jobs, str) and any(d.startswith('cuda') for d in devs)):
+        return {d: total // len(devs) + (i < total % len(devs)) for i, d in enumerate(devs)}
+    import torch
+    room = {d: int(torch.cuda.mem_get_info(torch.device(d))[0] / 2**30 // mem_per_job) if d.startswith('cuda') else 1 for d in devs}
+    slots = dict.fromkeys(devs, 0)
+    for _ in range(total):
+        d = max(devs, key=lambda d: room[d] - slots[d])
+        if room[d] - slots[d] <= 0: break
+        slots[d] += 1
+    if not any(slots.values()): slots[devs[0]] = 1        # no GPU fits a cell: one at a time, as resolve_jobs says
+    return slots
+
 def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per ratio/method/seed
                methods:str|list='ce,rs,rw,bbn,bbn_alr', # methods, comma-separated
                ratios:str|list='100,50,10', # imbalance ratios, comma-separated
@@ -219,7 +240,7 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
                search_opts:str|dict='', # search options for every cell: 'epochs=50 batch_size=64', a JSON object or a JSON file
                train:bool=True, # evaluate each searched architecture (train from scratch) after its search (False, `--no-train`: searches only)
                train_opts:str|dict='', # evaluation options (`TrainConfig` fields), same forms as search_opts
-               device:str='auto', # 'cpu', 'cuda' (every visible GPU), 'cuda:0,cuda:1' (round-robin), 'mps' or 'auto'
+               device:str='auto', # 'cpu', 'cuda' (every visible GPU), 'cuda:0,cuda:1' (each cell on the freest as it starts), 'mps' or 'auto'
                jobs:str|int='auto', # cells at a time: a number, or 'auto' (GPU: free memory / mem_per_job; CPU: 1)
                mem_per_job:float=8.0, # GiB of GPU memory one cell needs, for jobs='auto'
                executor:str='local', # 'local' (processes on this machine), 'submitit' (SLURM) or 'ray'
@@ -241,6 +262,9 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
     if executor not in EXECUTORS: raise LTDartsError(f"unknown executor {executor!r}: use {', '.join(EXECUTORS)}")
     topts = parse_options(train_opts, field_defaults(TrainConfig), 'train', TRAIN_RESERVED) if train else {}
     devs = resolve_devices(device, expand=executor == 'local')
+    if executor != 'local' and (idx := [d for d in devs if ':' in d]):
+        raise LTDartsError(f"--device {idx[0]} names a GPU of this machine, and the {executor} executor gives each cell a GPU of "
+                           f"its own node: use --device cuda (or auto, cpu)")
     if isinstance(jobs, str) and jobs.strip().lower() == 'auto': jobs = 'auto'
     else: jobs = resolve_jobs(jobs, devs)           # checks the number
     copts = parse_options(cluster, None, f'{executor} executor')
@@ -430,7 +454,7 @@ def _same(a, b) -> bool:
 def config_diff(saved:dict, # the config.json of a run folder
                 planned:dict, # the options the sweep would pass
                 defaults:dict|None=None, # the config's field defaults (compare every field), or None (only the planned keys)
-                ignore:tuple=('device',), # fields that may differ (a resumed run keeps its device)
+                ignore:tuple=('device',), # fields that may differ (a resumed run may change device)
                ) -> dict:
     "`{field: (saved, planned)}` of the fields where a run folder's saved config differs from the planned one."
     full = {**(defaults or {}), **planned}
@@ -501,7 +525,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             stale[d/'search'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
         if _train_started(d/'train'):     # an evaluation is of one search: it goes stale with it (checked after the loop)
             trains.append((d/'train', share[1] if share else d/'search'))
-        sdev = saved.get('device', dev) if saved else dev          # a resumed (or finished) run keeps its device
+        sdev = dev             # a resumed run too: the device is an execution setting (run_local may give another at the start)
         targs = None
         if cfg.train:       # the evaluation follows its search: TrainConfig.from_search, every shared field spelled out
             tro = {**cfg.train_opts, **vt}
@@ -515,7 +539,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
                 stale[d/'train'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
             # every execution setting spelled out: a resumed run takes the sweep's, not those it was started with
             targs = to_flags({**topts, **{k: getattr(tc, k) for k in TrainConfig.EXEC_FIELDS},
-                              'device': tsaved.get('device', sdev) if tsaved else sdev}, tdef, spell=TrainConfig.EXEC_FIELDS)
+                              'device': sdev}, tdef, spell=TrainConfig.EXEC_FIELDS)
         sargs = to_flags({**sopts, **{k: sopts.get(k, sdef[k]) for k in SearchConfig.EXEC_FIELDS}, 'device': sdev}, sdef, spell=SearchConfig.EXEC_FIELDS)
         cell = Cell(m, float(r), int(s), str(d), sdev, sargs, targs, variant=v)
         if share: cell.search_of, cell.search_dir = share[0], str(share[1])
@@ -582,12 +606,17 @@ def _call(argv:list, log, env:dict, cwd:str|None=None) -> int:
     try: return p.wait()
     except BaseException:          # this process is being stopped (a cluster's cancel: SIGINT to the job alone): stop the command
         if p.poll() is None:       # too, as Ctrl-C would (it exits at once, keeping its last checkpoint), rather than orphan it
-            p.send_signal(signal.SIGINT)
+            _signal(p, signal.SIGINT)
             try: p.wait(10)
             except subprocess.TimeoutExpired: p.kill(); p.wait()
         raise
     finally:
         with _LOCK: _PROCS.discard(p)
+
+def _signal(p, sig):
+    "Send `sig` to the process `p`; Windows cannot send a child SIGINT or SIGKILL: there it is stopped (`terminate`; its last checkpoint is kept)."
+    if os.name == 'nt': p.terminate()
+    else: p.send_signal(sig)
 
 def _interrupt(grace:float=15.0):
     """Stop the running processes of this sweep. In a terminal Ctrl-C has already reached them (one process group);
@@ -603,10 +632,10 @@ def _interrupt(grace:float=15.0):
                 except subprocess.TimeoutExpired: pass
         except KeyboardInterrupt: pass
     wait_all(5)
-    for sig, secs in ((signal.SIGINT, grace), (signal.SIGTERM, 5), (signal.SIGKILL, 5)):
+    for sig, secs in ((signal.SIGINT, grace), (signal.SIGTERM, 5), (getattr(signal, 'SIGKILL', signal.SIGTERM), 5)):   # Windows has no SIGKILL
         alive = [p for p in procs if p.poll() is None]
         if not alive: return
-        for p in alive: p.send_signal(sig)
+        for p in alive: _signal(p, sig)
         wait_all(secs)
 
 def _now() -> str: return time.strftime('%Y-%m-%d %H:%M:%S')
@@ -720,17 +749,42 @@ def _drive(cells:list, submit, wait_one, get, verbose:bool, poll:float=POLL_S, j
         for name in [n for n, ws in waiting.items() if ws[0].state('search') == 'done']: start(waiting.pop(name))
     return out
 
+def on_device(cell:Cell, # a planned cell
+              device:str, # the device its processes run on
+             ) -> Cell:
+    "The cell with its processes on `device` (its commands' `--device` too)."
+    if device == cell.device: return cell
+    put = lambda a: None if a is None else [device if i and a[i - 1] == '--device' else x for i, x in enumerate(a)]
+    return replace(cell, device=device, search_args=put(cell.search_args), train_args=put(cell.train_args))
+
+class DevicePool:
+    "Devices for cells as they start: each cell gets the device with the most free slots (`device_slots`), and gives it back when it ends."
+    def __init__(self, slots:dict): self.free, self.cv = dict(slots), threading.Condition()
+    def run(self, cell:Cell, run=None):
+        "`run(cell)` (default `run_cell`) with the cell on the freest device, once one has a slot."
+        with self.cv:
+            self.cv.wait_for(lambda: max(self.free.values()) > 0)
+            d = max(self.free, key=self.free.get)
+            self.free[d] -= 1
+        try: return (run or run_cell)(on_device(cell, d))
+        finally:
+            with self.cv: self.free[d] += 1; self.cv.notify()
+
 def run_local(cells:list, # the cells to run
               jobs:int=1, # processes at a time
               verbose:bool=True, # print a line per finished cell
+              slots:dict|None=None, # cells at a time on each device (`device_slots`): a cell gets its device when it starts; None: its planned one
              ) -> list[dict]:
     "Run cells on this machine, `jobs` at a time (threads that each run one cell's processes)."
     if not cells: return []
     _STOP.clear()
+    go = run_cell
+    if slots and len(slots) > 1:
+        jobs, go = min(jobs, sum(slots.values())), DevicePool(slots).run
     ex = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(cells))), thread_name_prefix='lt_darts_sweep')
     with _sigterm_as_interrupt():
         try:
-            out = _drive(cells, lambda cs: [ex.submit(run_cell, c) for c in cs],
+            out = _drive(cells, lambda cs: [ex.submit(go, c) for c in cs],
                          lambda fs, t: next(iter(wait(fs, timeout=t, return_when=FIRST_COMPLETED)[0]), None), lambda f: f.result(), verbose)
         except KeyboardInterrupt:
             ex.shutdown(wait=False, cancel_futures=True)
@@ -809,7 +863,7 @@ def _ray_task(cells:list, cluster:dict|None) -> tuple:
     if init:
         named = [n for n, p in inspect.signature(ray.init).parameters.items() if p.kind != p.VAR_KEYWORD]
         check_known([f'init_{k}' for k in init if k != 'address'], {f'init_{n}' for n in named}, 'ray.init option (--cluster)')
-    opts.setdefault('num_gpus', 1 if any(c.device.startswith('cuda') for c in cells) else 0)
+    opts.setdefault('num_gpus', 1 if any(c.device.startswith('cuda') or c.device == 'auto' for c in cells) else 0)   # as submitit: Ray hides the GPUs of a task that asks for none
     opts.setdefault('num_cpus', 1); opts.setdefault('max_retries', 0)
     try: task = ray.remote(**opts)(run_cell)             # checks the options; starts nothing
     except (ValueError, TypeError) as e:
@@ -1128,6 +1182,7 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
     res = [c for c in res if c.name not in stuck]
     stages = 'search + evaluation' if cfg.train else 'search only'
     where = f'{jobs} at a time on {", ".join(cfg.devices)}' if cfg.executor == 'local' else f'{cfg.executor} executor'
+    if cfg.executor == 'local' and len(set(cfg.devices)) > 1: where += ' (each cell on the one with the most room when it starts)'
     n = lambda x, w: f'{len(x)} {w}{"s" if len(x) != 1 else ""}'
     vs = f' x {n(cfg.variants, "variant")}' if cfg.variants else ''
     grid = len(cfg.methods) * len(cfg.ratios) * len(cfg.variants or [0]) * len(cfg.seeds)
@@ -1207,6 +1262,7 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     todo = [c for c in cells if not c.finished]
     devs = [d for d in cfg.devices if d not in missing]
     jobs = max(1, min(resolve_jobs(cfg.jobs, devs, cfg.mem_per_job), len(todo))) if local else 1
+    slots = device_slots(cfg.jobs, devs, cfg.mem_per_job) if local and len(set(devs)) > 1 else None   # several devices: given as cells start
     if jobs > 1:
         for c in todo: c.threads = max(1, (os.cpu_count() or 1) // jobs)     # OMP_NUM_THREADS: no oversubscription
     if dry_run:
@@ -1221,7 +1277,7 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
         if verbose: _print_plan(cfg, cells, jobs if local else None)     # once the root is this sweep's
         save_json(cfg.to_dict(), root/'sweep.json')
         t0 = time.time()
-        if local: statuses = run_local(todo, jobs, verbose)
+        if local: statuses = run_local(todo, jobs, verbose, slots)
         elif cfg.executor == 'submitit': statuses = run_submitit(_for_cluster(todo), cfg.cluster, root.resolve()/'.submitit', verbose)
         else: statuses = run_ray(_for_cluster(todo), cfg.cluster, verbose)
     every = _with_statuses(collect_sweep(root, cells), statuses)     # the planned cells and those of earlier launches
