@@ -226,13 +226,13 @@ class CollapseGuard:
         eig = get(self.eig_key)
         if eig is not None:
             if self.max_eig is not None and eig > self.max_eig:
-                msgs.append(f"{at}dominant Hessian eigenvalue {eig:.4g} > max_eig={self.max_eig:g} (sharp architecture minimum)")
+                msgs.append(f"{at}Hessian eigenvalue {eig:.4g} > max_eig={self.max_eig:g} (sharp architecture minimum)")
             self.eig_history.append(float(eig))
             h, w, k = self.eig_history, self.eig_window, self.eig_lag
             if self.eig_growth is not None and len(h) >= w + k:
                 recent, earlier = sum(h[-w:]) / w, sum(h[-w-k:-k]) / w
                 if earlier > 0 and recent > self.eig_growth * earlier:
-                    msgs.append(f"{at}dominant Hessian eigenvalue grew {recent/earlier:.3g}x over {k} evaluations "
+                    msgs.append(f"{at}Hessian eigenvalue grew {recent/earlier:.3g}x over {k} evaluations "
                                 f"(> eig_growth={self.eig_growth:g}; DARTS-ES would stop and keep the genotype {k} evaluations back)")
         self.last = msgs
         if msgs:

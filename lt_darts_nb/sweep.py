@@ -19,12 +19,12 @@ from .experiments import run_row, _new_axes, _peak_mem
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'PARENT_ENV', 'POLL_S', 'CARRY_ENV',
            'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults',
-           'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'device_slots', 'make_sweep',
-           'mps_active', 'sharing_note', 'split_variant', 'parse_variants', 'shared_searches', 'stage_state', 'Cell',
-           'cell_name', 'cell_commands', 'config_diff', 'evaluated_search', 'plan_sweep', 'error_line', 'exit_error',
-           'run_cell', 'on_device', 'DevicePool', 'run_local', 'run_submitit', 'run_ray', 'cell_row', 'collect_sweep',
-           'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table', 'save_sweep_tables', 'check_sweep',
-           'plot_sweep', 'launch_sweep', 'run_sweep']
+           'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'device_slots', 'spread',
+           'make_sweep', 'mps_active', 'sharing_note', 'split_variant', 'parse_variants', 'shared_searches',
+           'stage_state', 'Cell', 'cell_name', 'cell_commands', 'config_diff', 'evaluated_search', 'plan_sweep',
+           'error_line', 'exit_error', 'run_cell', 'on_device', 'DevicePool', 'run_local', 'run_submitit', 'run_ray',
+           'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table',
+           'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
 
 # %% ../nbs/14_sweep.ipynb #c3ef2a3e
 def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
@@ -233,6 +233,19 @@ def device_slots(jobs, # a number, or 'auto' (as `resolve_jobs`)
     if not any(slots.values()): slots[devs[0]] = 1        # no GPU fits a cell: one at a time, as resolve_jobs says
     return slots
 
+def _freest(free:dict, running:dict) -> str:
+    "The device a starting cell gets: of those with a free slot, the one running the fewest cells (ties: the most free slots, then the devices' order)."
+    return min((d for d in free if free[d] > 0), key=lambda d: (running[d], -free[d]))
+
+def spread(slots:dict, # cells at a time on each device (`device_slots`)
+           n:int, # cells started at once
+          ) -> dict:
+    "How many of `n` cells started at once run on each device, as `DevicePool` gives the devices out."
+    free, running = dict(slots), dict.fromkeys(slots, 0)
+    for _ in range(min(n, sum(slots.values()))):
+        d = _freest(free, running); free[d] -= 1; running[d] += 1
+    return running
+
 def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per ratio/method/seed
                methods:str|list='ce,rs,rw,bbn,bbn_alr', # methods, comma-separated
                ratios:str|list='100,50,10', # imbalance ratios, comma-separated
@@ -280,12 +293,14 @@ def mps_active() -> bool:
 def sharing_note(devices:list, # the sweep's devices (`resolve_devices`)
                  jobs:int, # cells at a time
                  mps:bool|None=None, # whether MPS runs (None: `mps_active()`)
+                 slots:dict|None=None, # cells at a time on each device (`device_slots`); None: `jobs` spread evenly
                 ) -> str:
     "One line for a sweep's plan when `jobs` cells at a time put more than one on a GPU and MPS does not run; '' otherwise."
     gpus = [d for d in dict.fromkeys(devices) if d.startswith('cuda')]
-    per = math.ceil(jobs / max(1, len(dict.fromkeys(devices))))     # cells at a time on each device (round-robin)
+    on = spread(slots, jobs) if slots else dict.fromkeys(dict.fromkeys(devices), math.ceil(jobs / max(1, len(dict.fromkeys(devices)))))
+    per = max([on[d] for d in gpus if d in on] or [0])       # the most cells at a time on one GPU
     if not gpus or per < 2 or (mps_active() if mps is None else mps): return ''
-    return (f'note: {per} cells at a time share each GPU without NVIDIA MPS, so their kernels take turns; captured steps may gain '
+    return (f'note: {per} cells at a time share {"each" if len(set(on.values())) == 1 else "a"} GPU without NVIDIA MPS, so their kernels take turns; captured steps may gain '
             'little from sharing. Start MPS (nvidia-cuda-mps-control -d) to let them overlap (the sweep chapter: sharing a GPU)')
 
 # %% ../nbs/14_sweep.ipynb #b3fb92cf
@@ -758,17 +773,19 @@ def on_device(cell:Cell, # a planned cell
     return replace(cell, device=device, search_args=put(cell.search_args), train_args=put(cell.train_args))
 
 class DevicePool:
-    "Devices for cells as they start: each cell gets the device with the most free slots (`device_slots`), and gives it back when it ends."
-    def __init__(self, slots:dict): self.free, self.cv = dict(slots), threading.Condition()
+    "Devices for cells as they start (`device_slots` of them at a time on each): a cell gets the device with a free slot that runs the fewest cells, and gives it back when it ends."
+    def __init__(self, slots:dict):
+        if not any(slots.values()): raise LTDartsError(f'no device has a slot: {slots}')
+        self.free, self.running, self.cv = dict(slots), dict.fromkeys(slots, 0), threading.Condition()
     def run(self, cell:Cell, run=None):
-        "`run(cell)` (default `run_cell`) with the cell on the freest device, once one has a slot."
+        "`run(cell)` (default `run_cell`) with the cell on the device `_freest` picks, once one has a slot."
         with self.cv:
             self.cv.wait_for(lambda: max(self.free.values()) > 0)
-            d = max(self.free, key=self.free.get)
-            self.free[d] -= 1
+            d = _freest(self.free, self.running)
+            self.free[d] -= 1; self.running[d] += 1
         try: return (run or run_cell)(on_device(cell, d))
         finally:
-            with self.cv: self.free[d] += 1; self.cv.notify()
+            with self.cv: self.free[d] += 1; self.running[d] -= 1; self.cv.notify()
 
 def run_local(cells:list, # the cells to run
               jobs:int=1, # processes at a time
@@ -847,6 +864,8 @@ def run_ray(cells:list, # the cells to run
     if not cells: return []
     ray, task, init, asks = _ray_task(cells, cluster)
     if not ray.is_initialized(): ray.init(**init)     # no address: joins a running Ray cluster if there is one, else starts one here
+    if 'num_gpus' not in (cluster or {}) and all(c.device == 'auto' for c in cells) and not ray.cluster_resources().get('GPU'):
+        ray, task, init, asks = _ray_task(cells, {**(cluster or {}), 'num_gpus': 0})   # --device auto, a cluster without GPUs: the CPU
     if short := _ray_shortfall(asks, ray.cluster_resources()):    # Ray would wait, saying little: say why, once
         warnings.warn(f"each cell asks Ray for {', '.join(f'{k} {a:g}' for k, (a, h) in short.items())} and the cluster has "
                       f"{', '.join(f'{h:g}' for a, h in short.values())} now: the cells wait until a node with them joins (an autoscaler); "
@@ -1175,7 +1194,7 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
     return fig
 
 # %% ../nbs/14_sweep.ipynb #0c43e033
-def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
+def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None, slots:dict|None=None):
     todo = [c for c in cells if not c.finished]
     res = [c for c in todo if any(c.state(s) == 'resume' for s in c.stages)]
     stuck = {c.name: s for c in res for s in c.stages if c.state(s) == 'resume' and _unresumable(Path(c.dir)/s)}
@@ -1188,7 +1207,7 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None):
     grid = len(cfg.methods) * len(cfg.ratios) * len(cfg.variants or [0]) * len(cfg.seeds)
     print(f'sweep {n(cfg.methods, "method")} x {n(cfg.ratios, "ratio")}{vs} x {n(cfg.seeds, "seed")} = {grid} cell{"s" if grid != 1 else ""} '
           f'({stages}) under {cfg.root}: {where}')
-    if jobs and (note := sharing_note(cfg.devices, jobs)): print(note)
+    if jobs and (note := sharing_note(cfg.devices, jobs, slots=slots)): print(note)
     if grid > len(cells):
         print(f'{grid - len(cells)} cell(s) left out: their variant differs from an earlier one only in evaluation (train.) options, '
               'and with --no-train they have nothing to run')
@@ -1266,7 +1285,7 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     if jobs > 1:
         for c in todo: c.threads = max(1, (os.cpu_count() or 1) // jobs)     # OMP_NUM_THREADS: no oversubscription
     if dry_run:
-        _print_plan(cfg, cells, jobs if local else None)
+        _print_plan(cfg, cells, jobs if local else None, slots)
         if missing: print(f'note: {", ".join(missing)} not available on this machine: a plan for a machine that has it (a launch here is refused)')
         for c in todo:
             print(f'# {c.name}')
@@ -1274,7 +1293,7 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
         return _planned(collect_sweep(cfg.root, cells), cells)
     root = Path(cfg.root); root.mkdir(parents=True, exist_ok=True)
     with folder_lock(root, SWEEP_BUSY, '.sweep.lock'):      # the core chapter: one sweep per root
-        if verbose: _print_plan(cfg, cells, jobs if local else None)     # once the root is this sweep's
+        if verbose: _print_plan(cfg, cells, jobs if local else None, slots)     # once the root is this sweep's
         save_json(cfg.to_dict(), root/'sweep.json')
         t0 = time.time()
         if local: statuses = run_local(todo, jobs, verbose, slots)
