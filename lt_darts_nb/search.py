@@ -344,10 +344,27 @@ def evaluate(model:nn.Module, # the network (put in eval mode here)
         if idx: res[g] = float(np.mean([per_class[i] for i in idx]))
     return res
 
+def _check_amp_name(amp:str):
+    if amp not in ('', 'bf16'): raise LTDartsError(f"unknown amp {amp!r}: use '' (float32) or 'bf16'")
+
 def _autocast(dev:torch.device, amp:str):
-    if not amp: return contextlib.nullcontext()
-    if amp != 'bf16': raise LTDartsError(f"unknown amp {amp!r}: use '' (float32) or 'bf16'")
-    return torch.autocast(dev.type, dtype=torch.bfloat16)
+    _check_amp_name(amp)
+    return torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
+
+def _check_amp(dev:torch.device, amp:str):
+    """A one-line error, before a run starts, where this torch cannot autocast to `amp` on `dev`: it raises (a GPU
+    without bf16, MPS before torch 2.5), or warns that it turns autocast off (bf16 on MPS before torch 2.6), which
+    would run float32 under a config that says bf16."""
+    if not amp: return
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter('always')
+        try:
+            with _autocast(dev, amp): pass
+            why = next((str(x.message) for x in w if 'autocast' in str(x.message).lower()), '')
+        except (RuntimeError, ValueError) as e: why = str(e)
+    if why:
+        raise LTDartsError(f"amp={amp!r} does not work on {dev} with torch {torch.__version__} ({why.splitlines()[0][:120]}): use amp='' (float32)"
+                           + (', or torch >= 2.6 on macOS 14+ for bf16 on MPS' if dev.type == 'mps' else ''))
 
 # %% ../nbs/08_search.ipynb #17d3609a
 SELECTION_KEYS = {'last': (), 'best_val': ('val_acc',)}
@@ -633,7 +650,7 @@ def _check_config(cfg:SearchConfig):
     if not 0 <= cfg.arch_start < cfg.epochs:   # else no architecture step at all: the "searched" genotype is the initial one's
         raise LTDartsError(f'arch_start must be from 0 to epochs - 1 (got {cfg.arch_start} with epochs={cfg.epochs}): the first epoch that updates the architecture')
     get_adaptor(cfg.bbn_adaptor)
-    _autocast(torch.device('cpu'), cfg.amp)    # validates amp
+    _check_amp_name(cfg.amp)
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     weight_schedule(cfg); arch_schedule(cfg); arch_schedule(cfg, cell='reduce')    # validates the schedules
 
@@ -659,6 +676,7 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
     if isinstance(cfg, dict): cfg = SearchConfig.from_dict(cfg)
     _check_config(cfg)                         # bad settings fail before anything is written
     dev = available_device(cfg.device)
+    _check_amp(dev, cfg.amp)
     out = Path(out)
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)               # data errors come before the run folder is created

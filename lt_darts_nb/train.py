@@ -22,7 +22,7 @@ from .networks import NetworkCIFAR, as_genotype, count_params
 from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
 from .step import TrainStep, resolve_step_mode
-from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _prepare_run,
+from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
                                 _check_shared, _check_optimiser, _resume_data, dataset_name, _run_started, _load_model_state, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
@@ -340,7 +340,7 @@ def _check_config(cfg:TrainConfig):
     if not cfg.auxiliary_weight >= 0: raise LTDartsError(f'auxiliary_weight must be >= 0 (got {cfg.auxiliary_weight}): DARTS weighs the auxiliary loss by 0.4')
     if cfg.imb_ratio < 1: raise LTDartsError(f'imb_ratio must be >= 1 (got {cfg.imb_ratio})')
     get_adaptor(cfg.bbn_adaptor)
-    _autocast(torch.device('cpu'), cfg.amp)   # validates amp
+    _check_amp_name(cfg.amp)
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     lr_schedule(cfg)
 
@@ -391,6 +391,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     if isinstance(genotype, (str, Path)) and (Path(genotype)/'config.json').is_file() and not (Path(genotype)/'result.json').is_file():
         warnings.warn(f'{genotype} is a search that has not finished: training the genotype of its latest epoch')
     dev = available_device(cfg.device)
+    _check_amp(dev, cfg.amp)
     out = Path(out)
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)                  # the same long-tailed set as a search with these data fields
