@@ -352,9 +352,9 @@ def _autocast(dev:torch.device, amp:str):
     return torch.autocast(dev.type, dtype=torch.bfloat16) if amp else contextlib.nullcontext()
 
 def _check_amp(dev:torch.device, amp:str):
-    """A one-line error, before a run starts, where this torch cannot autocast to `amp` on `dev`: it raises (a GPU
-    without bf16, MPS before torch 2.5), or warns that it turns autocast off (bf16 on MPS before torch 2.6), which
-    would run float32 under a config that says bf16."""
+    """A one-line error, before a run starts, where this torch cannot autocast to `amp` on `dev`: it raises (MPS
+    before torch 2.5, a build that refuses bf16 on its GPU), or warns that it turns autocast off (bf16 on MPS before
+    torch 2.6), which would run float32 under a config that says bf16."""
     if not amp: return
     with warnings.catch_warnings(record=True) as w:
         warnings.simplefilter('always')
@@ -364,7 +364,8 @@ def _check_amp(dev:torch.device, amp:str):
         except (RuntimeError, ValueError) as e: why = str(e)
     if why:
         raise LTDartsError(f"amp={amp!r} does not work on {dev} with torch {torch.__version__} ({why.splitlines()[0][:120]}): use amp='' (float32)"
-                           + (', or torch >= 2.6 on macOS 14+ for bf16 on MPS' if dev.type == 'mps' else ''))
+                           + (', or torch >= 2.6 on macOS 14+ for bf16 on MPS' if dev.type == 'mps' else '')
+                           + ' (a run started with bf16 resumes with bf16 only: resume it on a device that has it)')
 
 # %% ../nbs/08_search.ipynb #17d3609a
 SELECTION_KEYS = {'last': (), 'best_val': ('val_acc',)}
