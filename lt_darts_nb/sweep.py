@@ -12,7 +12,7 @@ from pathlib import Path
 from fastcore.meta import delegates
 
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require
-from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_config as _check_search
+from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_amp, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes, _peak_mem
 
@@ -1194,6 +1194,12 @@ def plot_sweep(rows:list[dict], # from `collect_sweep`
     return fig
 
 # %% ../nbs/14_sweep.ipynb #0c43e033
+def _check_sweep_amp(cfg:SweepConfig, devices:list):
+    "`search._check_amp` for every precision of the sweep (shared, evaluation and variants' options) on each of this machine's devices: once, not in every cell."
+    opts = [cfg.search_opts, cfg.train_opts, *(o for v in cfg.variants.values() for o in split_variant(v))]
+    for amp in dict.fromkeys(o['amp'] for o in opts if o.get('amp')):
+        for d in devices: _check_amp(get_device(d), amp)
+
 def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None, slots:dict|None=None):
     todo = [c for c in cells if not c.finished]
     res = [c for c in todo if any(c.state(s) == 'resume' for s in c.stages)]
@@ -1280,6 +1286,7 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     cells = plan_sweep(cfg)
     todo = [c for c in cells if not c.finished]
     devs = [d for d in cfg.devices if d not in missing]
+    if local and not dry_run: _check_sweep_amp(cfg, devs)     # a plan for another machine is not checked here
     jobs = max(1, min(resolve_jobs(cfg.jobs, devs, cfg.mem_per_job), len(todo))) if local else 1
     slots = device_slots(cfg.jobs, devs, cfg.mem_per_job) if local and len(set(devs)) > 1 else None   # several devices: given as cells start
     if jobs > 1:
