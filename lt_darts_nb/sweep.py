@@ -169,7 +169,7 @@ class SweepConfig(Config):
     train:bool=True # run the evaluation stage after each search
     train_opts:dict=field(default_factory=dict) # `TrainConfig` fields shared by every evaluation
     variants:dict=field(default_factory=dict) # `{name: {option: value}}`: one more axis, each variant's options on top of the shared ones (`parse_variants`); {} = none
-    devices:list=field(default_factory=lambda: ['cpu']) # devices: the plan's round-robin; the local executor gives each cell the freest as it starts
+    devices:list=field(default_factory=lambda: ['cpu']) # devices: the plan's round-robin; the local executor gives each cell the least busy as it starts
     jobs:int|str='auto' # cells at a time (local executor): a number or 'auto'
     mem_per_job:float=8.0 # GiB of GPU memory one cell needs (for jobs='auto')
     executor:str='local' # 'local', 'submitit' or 'ray'
@@ -233,17 +233,16 @@ def device_slots(jobs, # a number, or 'auto' (as `resolve_jobs`)
     if not any(slots.values()): slots[devs[0]] = 1        # no GPU fits a cell: one at a time, as resolve_jobs says
     return slots
 
-def _freest(free:dict, running:dict) -> str:
+def _freest(slots:dict, running:dict) -> str:
     "The device a starting cell gets: of those with a free slot, the one running the fewest cells (ties: the most free slots, then the devices' order)."
-    return min((d for d in free if free[d] > 0), key=lambda d: (running[d], -free[d]))
+    return min((d for d in slots if running[d] < slots[d]), key=lambda d: (running[d], running[d] - slots[d]))
 
 def spread(slots:dict, # cells at a time on each device (`device_slots`)
            n:int, # cells started at once
           ) -> dict:
     "How many of `n` cells started at once run on each device, as `DevicePool` gives the devices out."
-    free, running = dict(slots), dict.fromkeys(slots, 0)
-    for _ in range(min(n, sum(slots.values()))):
-        d = _freest(free, running); free[d] -= 1; running[d] += 1
+    running = dict.fromkeys(slots, 0)
+    for _ in range(min(n, sum(slots.values()))): running[_freest(slots, running)] += 1
     return running
 
 def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per ratio/method/seed
@@ -253,7 +252,7 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
                search_opts:str|dict='', # search options for every cell: 'epochs=50 batch_size=64', a JSON object or a JSON file
                train:bool=True, # evaluate each searched architecture (train from scratch) after its search (False, `--no-train`: searches only)
                train_opts:str|dict='', # evaluation options (`TrainConfig` fields), same forms as search_opts
-               device:str='auto', # 'cpu', 'cuda' (every visible GPU), 'cuda:0,cuda:1' (each cell on the freest as it starts), 'mps' or 'auto'
+               device:str='auto', # 'cpu', 'cuda' (every visible GPU), 'cuda:0,cuda:1' (each cell on the least busy as it starts), 'mps' or 'auto'
                jobs:str|int='auto', # cells at a time: a number, or 'auto' (GPU: free memory / mem_per_job; CPU: 1)
                mem_per_job:float=8.0, # GiB of GPU memory one cell needs, for jobs='auto'
                executor:str='local', # 'local' (processes on this machine), 'submitit' (SLURM) or 'ray'
@@ -528,7 +527,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         if (d/'config.json').is_file():     # a run folder where a cell's folder (search/, train/) belongs: an older layout
             raise LTDartsError(f'{d} holds a run (config.json) where the sweep keeps a cell\'s search/ and train/ (a run of another '
                                f'layout, e.g. results/run_grid.sh\'s): move it aside, or use another --root')
-        dev = cfg.devices[i % len(cfg.devices)]
+        dev = cfg.devices[i % len(cfg.devices)]     # a resumed run too: the device is an execution setting (run_local may give another at the start)
         vs, vt = split_variant(variants[v])
         sopts = {**cfg.search_opts, **vs, 'method': m, 'imb_ratio': float(r), 'seed': int(s)}
         share = _search_of(root, owner, r, m, s, v)
@@ -540,11 +539,10 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             stale[d/'search'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
         if _train_started(d/'train'):     # an evaluation is of one search: it goes stale with it (checked after the loop)
             trains.append((d/'train', share[1] if share else d/'search'))
-        sdev = dev             # a resumed run too: the device is an execution setting (run_local may give another at the start)
         targs = None
         if cfg.train:       # the evaluation follows its search: TrainConfig.from_search, every shared field spelled out
             tro = {**cfg.train_opts, **vt}
-            tc = TrainConfig.from_search(SearchConfig(**sopts, device=sdev), seed=int(s), **tro)
+            tc = TrainConfig.from_search(SearchConfig(**sopts, device=dev), seed=int(s), **tro)
             try: get_train_mode(tc.mode); _check_train(tc)        # a bad value fails now, not after the cell's search
             except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/train: {e}') from None
             topts = {**{k: getattr(tc, k) for k in ('mode', *SHARED_FIELDS, 'seed')}, **tro}
@@ -554,9 +552,9 @@ def plan_sweep(cfg:SweepConfig, # the sweep
                 stale[d/'train'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
             # every execution setting spelled out: a resumed run takes the sweep's, not those it was started with
             targs = to_flags({**topts, **{k: getattr(tc, k) for k in TrainConfig.EXEC_FIELDS},
-                              'device': sdev}, tdef, spell=TrainConfig.EXEC_FIELDS)
-        sargs = to_flags({**sopts, **{k: sopts.get(k, sdef[k]) for k in SearchConfig.EXEC_FIELDS}, 'device': sdev}, sdef, spell=SearchConfig.EXEC_FIELDS)
-        cell = Cell(m, float(r), int(s), str(d), sdev, sargs, targs, variant=v)
+                              'device': dev}, tdef, spell=TrainConfig.EXEC_FIELDS)
+        sargs = to_flags({**sopts, **{k: sopts.get(k, sdef[k]) for k in SearchConfig.EXEC_FIELDS}, 'device': dev}, sdef, spell=SearchConfig.EXEC_FIELDS)
+        cell = Cell(m, float(r), int(s), str(d), dev, sargs, targs, variant=v)
         if share: cell.search_of, cell.search_dir = share[0], str(share[1])
         if share and not cfg.train: continue      # evaluates another variant's search, and no evaluation runs: nothing to do
         cells.append(cell)
@@ -776,16 +774,17 @@ class DevicePool:
     "Devices for cells as they start (`device_slots` of them at a time on each): a cell gets the device with a free slot that runs the fewest cells, and gives it back when it ends."
     def __init__(self, slots:dict):
         if not any(slots.values()): raise LTDartsError(f'no device has a slot: {slots}')
-        self.free, self.running, self.cv = dict(slots), dict.fromkeys(slots, 0), threading.Condition()
+        self.slots, self.running, self.cv = dict(slots), dict.fromkeys(slots, 0), threading.Condition()
+    @property
+    def free(self) -> dict: return {d: n - self.running[d] for d, n in self.slots.items()}
     def run(self, cell:Cell, run=None):
         "`run(cell)` (default `run_cell`) with the cell on the device `_freest` picks, once one has a slot."
         with self.cv:
             self.cv.wait_for(lambda: max(self.free.values()) > 0)
-            d = _freest(self.free, self.running)
-            self.free[d] -= 1; self.running[d] += 1
+            d = _freest(self.slots, self.running); self.running[d] += 1
         try: return (run or run_cell)(on_device(cell, d))
         finally:
-            with self.cv: self.free[d] += 1; self.running[d] -= 1; self.cv.notify()
+            with self.cv: self.running[d] -= 1; self.cv.notify()
 
 def run_local(cells:list, # the cells to run
               jobs:int=1, # processes at a time
@@ -1207,7 +1206,7 @@ def _print_plan(cfg:SweepConfig, cells:list, jobs:int|None, slots:dict|None=None
     res = [c for c in res if c.name not in stuck]
     stages = 'search + evaluation' if cfg.train else 'search only'
     where = f'{jobs} at a time on {", ".join(cfg.devices)}' if cfg.executor == 'local' else f'{cfg.executor} executor'
-    if cfg.executor == 'local' and len(set(cfg.devices)) > 1: where += ' (each cell on the one with the most room when it starts)'
+    if cfg.executor == 'local' and len(set(cfg.devices)) > 1: where += ' (each cell, as it starts, on the one running the fewest)'
     n = lambda x, w: f'{len(x)} {w}{"s" if len(x) != 1 else ""}'
     vs = f' x {n(cfg.variants, "variant")}' if cfg.variants else ''
     grid = len(cfg.methods) * len(cfg.ratios) * len(cfg.variants or [0]) * len(cfg.seeds)
