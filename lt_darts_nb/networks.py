@@ -38,6 +38,9 @@ class Cell(nn.Module):
         which = 'reduce_concat' if reduction else 'normal_concat'
         if not isinstance(concat, (list, tuple, range)) or not concat or not all(_is_index(c) and 0 <= c < self._steps + 2 for c in concat):
             raise LTDartsError(f'{which} {concat!r} must be a non-empty list of states in 0..{self._steps + 1} (2.. are the nodes): check the genotype')
+        if reduction and min(concat) < 2:     # the input states keep the previous resolution: torch.cat would fail at the first batch
+            raise LTDartsError(f'reduce_concat {concat!r} includes an input state (0 or 1), which a reduction cell does not downsample: '
+                               f'concatenate nodes only (2..{self._steps + 1})')
         unknown = sorted(set(op_names) - set(OPS))
         if unknown: raise LTDartsError(f'unknown operations {unknown} in the genotype: use names from OPS ({", ".join(OPS)}), or name '
                                        'the module that registers them in plugins (--plugins; the search\'s, for a searched genotype)')

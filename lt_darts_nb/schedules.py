@@ -5,6 +5,7 @@
 # %% ../nbs/06_schedules.ipynb #6eb58079
 from __future__ import annotations
 import ast, difflib, inspect, json, math, re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Callable
 import numpy as np
@@ -112,9 +113,10 @@ class Schedule:
 # %% ../nbs/06_schedules.ipynb #686127de
 def _num(kind, name, v, lo=0.0) -> float:
     "Check that parameter `name` of `kind` is a finite number >= `lo`."
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < lo:
-        raise LTDartsError(f'{kind}: {name} must be a finite number >= {lo:g}, got {v!r}')
-    return float(v)
+    try: f = float(v) if isinstance(v, (int, float)) and not isinstance(v, bool) else math.nan
+    except OverflowError: f = math.inf             # an integer beyond a float's range
+    if not math.isfinite(f) or f < lo: raise LTDartsError(f'{kind}: {name} must be a finite number >= {lo:g}, got {v!r}')
+    return f
 
 def constant(lr:float, # the learning rate
             ) -> Schedule:
@@ -337,8 +339,10 @@ def set_lrs(optimizer:torch.optim.Optimizer, # the optimiser whose param groups 
     def put(g, v):
         if isinstance(g['lr'], torch.Tensor): g['lr'].fill_(float(v))
         else: g['lr'] = float(v)
-    if isinstance(lrs, (int, float)):
-        for g in optimizer.param_groups: put(g, lrs)
+    if not isinstance(lrs, Mapping):               # a number: a float, a NumPy scalar, a one-element tensor
+        try: v = float(lrs)
+        except (TypeError, ValueError): raise LTDartsError(f'set_lrs takes a number or a dict {{group name: lr}}, got {lrs!r}') from None
+        for g in optimizer.param_groups: put(g, v)
         return
     names = [g.get('name') for g in optimizer.param_groups]
     if None in names: raise LTDartsError("set_lrs with a dict needs every param group to have a 'name' (e.g. {'params': [...], 'name': 'alpha_normal'})")

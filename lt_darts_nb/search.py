@@ -623,6 +623,7 @@ def _check_config(cfg:SearchConfig):
     if (prims := search_primitives(cfg)) is not None:
         _check_primitives(prims)
         if 'none' not in prims: raise LTDartsError(f"primitives {cfg.primitives!r} lack 'none', which the search space needs: add it")
+        if len(prims) < 2: raise LTDartsError(f"primitives {cfg.primitives!r} have no candidate besides 'none', which a genotype never keeps: add one, e.g. sep_conv_3x3")
         if cfg.collapse_max_skip > 0 and 'skip_connect' not in prims:   # a negative value is refused below
             warnings.warn(f'collapse_max_skip={cfg.collapse_max_skip} counts skip_connect, which primitives {cfg.primitives!r} leave out: '
                           'it never fires (collapse_min_entropy watches any candidates)')

@@ -227,6 +227,7 @@ class SearchNetwork(nn.Module):
                            stem_multiplier=stem_multiplier)
         self.primitives = _check_primitives(primitives)
         if 'none' not in self.primitives: raise LTDartsError("the search space needs the 'none' candidate: add it to primitives")
+        if len(self.primitives) < 2: raise LTDartsError("the search space needs a candidate besides 'none' (a genotype keeps no 'none' edge): add one, e.g. sep_conv_3x3")
         self.steps, self.multiplier, self.naive, self.memory_format = steps, multiplier, naive, memory_format
         self.criterion = criterion
         C_curr = stem_multiplier * C

@@ -114,7 +114,9 @@ def parse_options(opts, # None, a dict, 'key=value key=value', a JSON object str
         if not s: d = {}
         elif (d := _json_arg(s, f'{what} options')) is None:
             d = {}
-            for tok in shlex.split(s):
+            try: toks = shlex.split(s)
+            except ValueError as e: raise LTDartsError(f'cannot read {what} options {s!r}: {e} (close the quote)') from None
+            for tok in toks:
                 if '=' not in tok: raise LTDartsError(f'cannot read {what} option {tok!r}: write key=value, e.g. epochs=50')
                 k, v = tok.split('=', 1)
                 d[k.strip().lstrip('-')] = v
@@ -440,7 +442,7 @@ class Cell:
 
 def cell_name(ratio:float, method:str, seed:int, variant:str='') -> str:
     "A cell's folder relative to the sweep root: 'r{ratio}/{method}/s{seed}', or 'r{ratio}/{method}/{variant}/s{seed}'."
-    return f'r{float(ratio):g}/{method}/' + (f'{variant}/' if variant else '') + f's{seed}'
+    return f'r{float(ratio):.15g}/{method}/' + (f'{variant}/' if variant else '') + f's{seed}'   # .15g: 100 -> r100, 12.5 -> r12.5, 100.0001 kept
 
 ENTRY_MODULE = 'lt_darts_nb.cli'     # `python -m lt_darts_nb.cli COMMAND ...` runs a console command (the CLI chapter)
 
