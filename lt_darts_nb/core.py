@@ -146,8 +146,8 @@ def atomic_write(path:str|Path, # the file to (re)place
     path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f'.{path.name}.', suffix='.tmp', dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())            # mkstemp makes 0600: give the file what open() would (readable by colleagues)
-        with os.fdopen(fd, mode) as f:
+        with os.fdopen(fd, mode) as f:                # owns the descriptor from here: closed whatever fails
+            os.chmod(tmp, 0o666 & ~_umask())            # mkstemp makes 0600: give the file what open() would (readable by colleagues)
             yield f
             f.flush(); os.fsync(f.fileno())
         os.replace(tmp, path)
