@@ -4,7 +4,7 @@
 
 # %% ../nbs/07a_step.ipynb #6b730112
 from __future__ import annotations
-import contextlib, warnings
+import contextlib, copy, warnings
 import torch
 import torch.nn as nn
 from .core import LTDartsError
@@ -123,6 +123,20 @@ class CapturedStep:
         try: self.model.compile(); self._compiled = True
         except Exception as e: self._give_up_compile(e)
 
+    def _snapshot(self) -> tuple:
+        "What a step changes (weights, buffers, optimiser state, random states), to undo a first compiled call that fails part-way."
+        cuda = self.device.type == 'cuda' and torch.cuda.is_available()
+        return (copy.deepcopy(self.model.state_dict()), [copy.deepcopy(o.state_dict()) for o in self.optimizers], torch.get_rng_state(),
+                torch.cuda.get_rng_state(self.device) if cuda else None, [g.get_state() for g in self.generators()])
+
+    def _restore(self, saved:tuple):
+        sd, osd, rng, cuda_rng, gens = saved
+        self.model.load_state_dict(sd)
+        for o, s in zip(self.optimizers, osd): o.load_state_dict(s)
+        torch.set_rng_state(rng)
+        if cuda_rng is not None: torch.cuda.set_rng_state(cuda_rng, self.device)
+        for g, s in zip(self.generators(), gens): g.set_state(s)
+
     def _give_up_compile(self, e:Exception):
         if getattr(self.model, '_compiled_call_impl', None) is not None: self.model._compiled_call_impl = None
         msg = (str(e).strip().splitlines() or [''])[0][:200]
@@ -159,8 +173,10 @@ class CapturedStep:
             with torch.cuda.device(self.device): return self._graphed(key, body, parts)   # capture and replay on the run's GPU
         wk = self.warm_key(key)
         if self.mode == 'compile' and self._compiled and not self._warm.get(wk):
-            try: out = body(*parts)           # the first call compiles; a failure leaves no update behind
+            saved = self._snapshot()          # the first call compiles: it may fail after an update (the weight step's
+            try: out = body(*parts)           # forward can compile anew after the architecture step), which would then run twice
             except Exception as e:
+                self._restore(saved)
                 self._give_up_compile(e)
                 return body(*parts)
             self._warm[wk] = 1
