@@ -164,8 +164,12 @@ def _zip_index(pos:dict, # class name -> original indices of its images, in orde
               ) -> int|None:
     "Original index of zip member `split/<class>/NNNN.jpg` (NNNN: rank within its class), or None for other members."
     parts = member.split('/')
-    if len(parts) != 3 or parts[0] != split or not parts[2].endswith('.jpg'): return None
-    return int(pos[parts[1]][int(parts[2][:-4])])
+    if len(parts) != 3 or parts[0] != split or not parts[2].endswith('.jpg') or parts[2].startswith('.'): return None   # ._x.jpg: macOS metadata
+    cls, rank = parts[1], parts[2][:-4]
+    if cls not in pos or not rank.isdigit() or int(rank) >= len(pos[cls]):
+        raise LTDartsError(f'{member!r} in {split}.zip is not an image of labels.npz (split/<class>/<rank>.jpg, classes '
+                           f'{", ".join(pos)}): point the data path at the CIFAR-10 JPEG copy as provided (see its README)')
+    return int(pos[cls][int(rank)])
 
 def _decode_jpeg_copy(folder:Path, train:bool, verbose:bool=True):
     "`(x, y, names, seconds, present)`: `present` marks the images of a packed copy (`pack_lt`), None for a full one."
