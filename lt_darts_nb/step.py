@@ -121,7 +121,15 @@ class CapturedStep:
 
     def _compile(self):
         try: self.model.compile(); self._compiled = True
-        except Exception as e: self._give_up_compile(e)
+        except Exception as e: self._give_up_compile(e); return
+        compiled = self.model._compiled_call_impl
+        def guarded(*args, **kwargs):        # any later call that compiles anew (evaluation, another batch shape) falls back too
+            try: return compiled(*args, **kwargs)
+            except LTDartsError: raise       # the package's own check, not the compiler's
+            except Exception as e:
+                self._give_up_compile(e)     # a compile fails before its graph runs: this call runs eagerly instead
+                return self.model._call_impl(*args, **kwargs)
+        self.model._compiled_call_impl = guarded
 
     def _snapshot(self) -> tuple:
         "What a step changes (weights, buffers, optimiser state, random states), to undo a first compiled call that fails part-way."
@@ -173,8 +181,8 @@ class CapturedStep:
             with torch.cuda.device(self.device): return self._graphed(key, body, parts)   # capture and replay on the run's GPU
         wk = self.warm_key(key)
         if self.mode == 'compile' and self._compiled and not self._warm.get(wk):
-            saved = self._snapshot()          # the first call compiles: it may fail after an update (the weight step's
-            try: out = body(*parts)           # forward can compile anew after the architecture step), which would then run twice
+            saved = self._snapshot()          # the first call compiles: it may fail after an update (a backward is compiled
+            try: out = body(*parts)           # lazily, the weight step's after the architecture update), which must not run twice
             except Exception as e:
                 self._restore(saved)
                 self._give_up_compile(e)
