@@ -14,8 +14,8 @@ from .schedules import ADAPTORS, get_adaptor, progress, plot_adaptors
 from .schedules import parabolic_decay, linear_decay, cosine_decay, bbn_cosine_decay, equal, parabolic_increase
 
 # %% auto #0
-__all__ = ['bbn_mix', 'bbn_loss', 'bbn_accuracy', 'BilateralSearchNetwork', 'bbn_batch_loss', 'ADAPTORS', 'get_adaptor',
-           'progress', 'parabolic_decay', 'linear_decay', 'cosine_decay', 'bbn_cosine_decay', 'equal',
+__all__ = ['bbn_mix', 'bbn_loss', 'bbn_accuracy', 'check_branch_cells', 'BilateralSearchNetwork', 'bbn_batch_loss', 'ADAPTORS',
+           'get_adaptor', 'progress', 'parabolic_decay', 'linear_decay', 'cosine_decay', 'bbn_cosine_decay', 'equal',
            'parabolic_increase', 'plot_adaptors']
 
 # %% ../nbs/07_bbn.ipynb #0ca09137
@@ -70,6 +70,17 @@ def _fresh_copy(module:nn.Module) -> nn.Module:
         if hasattr(sub, 'reset_parameters'): sub.reset_parameters()
     return m
 
+def check_branch_cells(branch_cells, # cells each branch owns
+                       layers:int, # cells on the path of each branch
+                      ) -> int:
+    "`branch_cells` as an int, checked against `layers` (both bilateral networks, and the configs before a run folder is written)."
+    try: bc = operator.index(branch_cells)
+    except TypeError: bc = None
+    if bc is None or isinstance(branch_cells, bool) or not 1 <= bc <= layers - 1:
+        raise LTDartsError(f'branch_cells must be an integer in 1..layers-1 (layers={layers}), got {branch_cells!r}: '
+                           f'each branch owns the last branch_cells cells and at least one cell is shared')
+    return bc
+
 class BilateralSearchNetwork(nn.Module):
     "A DARTS supernet with BBN's two branches: shared stem and first cells, per-branch last cell(s) and pooling, one classifier."
     def __init__(self, C:int=16, # initial channels (per node of the first cells)
@@ -84,11 +95,7 @@ class BilateralSearchNetwork(nn.Module):
                  primitives:list|None=None, # candidate names (default: `PRIMITIVES`)
                 ):
         super().__init__()
-        try: bc = operator.index(branch_cells)
-        except TypeError: bc = None
-        if bc is None or isinstance(branch_cells, bool) or not 1 <= bc <= layers - 1:
-            raise LTDartsError(f'branch_cells must be an integer in 1..layers-1 (layers={layers}), got {branch_cells!r}: '
-                               f'each branch owns the last branch_cells cells and at least one cell is shared')
+        bc = check_branch_cells(branch_cells, layers)
         net = SearchNetwork(C, n_classes, layers, steps, multiplier, stem_multiplier, naive=naive, primitives=primitives)
         net.classifier = nn.Identity()            # the bilateral classifier below reads both branches
         self.net, self.split = net, layers - bc

@@ -12,7 +12,7 @@ from .ops import OPS, ReLUConvBN, FactorizedReduce, Identity, drop_path
 from .genotypes import Genotype, DARTS_V1, DARTS_V2, load_genotype, _is_index
 
 # %% auto #0
-__all__ = ['Cell', 'AuxiliaryHeadCIFAR', 'as_genotype', 'NetworkCIFAR', 'count_params']
+__all__ = ['Cell', 'AuxiliaryHeadCIFAR', 'as_genotype', 'check_network_shape', 'NetworkCIFAR', 'count_params']
 
 # %% ../nbs/05_networks.ipynb #247eb0c8
 class Cell(nn.Module):
@@ -99,6 +99,13 @@ def as_genotype(genotype:Genotype|str|Path) -> Genotype:
         return load_genotype(genotype)
     raise LTDartsError(f'cannot use {type(genotype).__name__} as a genotype: pass a Genotype, a name like "DARTS_V2" or a path')
 
+def check_network_shape(C:int, # initial channels
+                        layers:int, # number of cells
+                       ):
+    "`NetworkCIFAR`'s own shape checks, callable without building it (a training config is checked before its run folder is written)."
+    if layers < 3: raise LTDartsError(f'layers={layers} is too small: the network needs at least 3 cells (two are reduction cells)')
+    if C < 2 or C % 2: raise LTDartsError(f'C={C} is not an even number >= 2: FactorizedReduce needs an even number of channels')
+
 class NetworkCIFAR(nn.Module):
     "The DARTS evaluation network for 32x32 images. Training mode: `(logits, logits_aux)`; `logits_aux` is None in eval mode or without auxiliary head."
     def __init__(self, C:int=36, # initial channels (the stem has 3C)
@@ -109,8 +116,7 @@ class NetworkCIFAR(nn.Module):
                  drop_path_prob:float=0.0, # drop-path probability; an attribute, set it every epoch
                 ):
         super().__init__()
-        if layers < 3: raise LTDartsError(f'layers={layers} is too small: the network needs at least 3 cells (two are reduction cells)')
-        if C % 2: raise LTDartsError(f'C={C} is odd: FactorizedReduce needs an even number of channels')
+        check_network_shape(C, layers)
         self.genotype, self._layers, self._auxiliary = as_genotype(genotype), layers, auxiliary
         self.drop_path_prob, self.generator = drop_path_prob, None  # set `generator` for reproducible drop-path masks
         stem_multiplier = 3

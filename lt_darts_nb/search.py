@@ -20,11 +20,11 @@ from .core import (Config, LTDartsError, get_device, available_device, peak_memo
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES, GROUP_COLORS)
 from .genotypes import PRIMITIVES, op_color, genotype_to_dict, genotype_from_dict, save_genotype
-from .search_space import SearchNetwork, _check_primitives
+from .search_space import SearchNetwork, _check_primitives, check_supernet_shape
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
 from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs, hetero_schedule
-from .bbn import BilateralSearchNetwork, bbn_loss, bbn_accuracy
+from .bbn import BilateralSearchNetwork, bbn_loss, bbn_accuracy, check_branch_cells
 from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard, cell_edges
 
 # %% auto #0
@@ -156,7 +156,8 @@ class Method:
 
     @classmethod
     def check_config(cls, cfg:SearchConfig):
-        "Refuse, with one line, settings this method cannot honour (called before a run writes anything; none here)."
+        "Refuse, with one line, settings this method cannot build or honour (called before a run writes anything): the supernet's shape here."
+        check_supernet_shape(cfg.C, cfg.layers, cfg.steps, cfg.multiplier)
 
     def __init__(self, cfg:SearchConfig, counts:list, device):
         self.cfg, self.counts, self.device = cfg, list(counts), device
@@ -214,6 +215,7 @@ class BBNMethod(Method):
     @classmethod
     def check_config(cls, cfg):
         "`bbn_arch_batch` sets the architecture loss here: the bilateral loss ('mixed') or CE at `bbn_infer_a` ('instance')."
+        super().check_config(cfg); check_branch_cells(cfg.bbn_branch_cells, cfg.layers)
         if cfg.bbn_arch_batch not in ('mixed', 'instance'):
             raise LTDartsError(f"unknown bbn_arch_batch {cfg.bbn_arch_batch!r}: use 'mixed' or 'instance'")
         if cfg.arch_loss == 'method' and cfg.bbn_arch_batch == 'instance':

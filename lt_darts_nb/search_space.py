@@ -13,8 +13,8 @@ from .ops import OPS, ReLUConvBN, FactorizedReduce
 from .genotypes import PRIMITIVES, Genotype
 
 # %% auto #0
-__all__ = ['MixedOp', 'cell_n_edges', 'cell_steps', 'SearchCell', 'run_cells', 'SearchNetwork', 'derive_genotype', 'edge_labels',
-           'plot_alphas', 'forward_batched']
+__all__ = ['MixedOp', 'cell_n_edges', 'cell_steps', 'SearchCell', 'run_cells', 'check_supernet_shape', 'SearchNetwork',
+           'derive_genotype', 'edge_labels', 'plot_alphas', 'forward_batched']
 
 # %% ../nbs/03_search_space.ipynb #6eb3aa35
 def _candidate(name:str, C:int, stride:int) -> nn.Module:
@@ -203,6 +203,19 @@ def run_cells(cells, # an iterable of `SearchCell`s
 
 _FORMATS = ('auto', 'channels_last', 'contiguous', 'keep')
 
+def check_supernet_shape(C:int, # initial channels
+                         layers:int, # number of cells
+                         steps:int=4, # intermediate nodes per cell
+                         multiplier:int=4, # nodes concatenated into a cell's output
+                         n_classes:int=10, # number of classes
+                         stem_multiplier:int=3, # the stem's channel multiplier
+                        ):
+    "The supernet's own shape checks, callable without building it (a config check runs them before a run folder is written)."
+    if C < 2 or C % 2: raise LTDartsError(f'C must be an even number >= 2, got {C}: use e.g. C=16')
+    if layers < 1 or steps < 1 or not 1 <= multiplier <= steps or n_classes < 1 or stem_multiplier < 1:
+        raise LTDartsError(f'invalid supernet shape (layers={layers}, steps={steps}, multiplier={multiplier}, '
+                           f'n_classes={n_classes}): need layers, steps, n_classes >= 1 and 1 <= multiplier <= steps')
+
 class SearchNetwork(nn.Module):
     "The DARTS CIFAR supernet: stem, `layers` search cells sharing two alpha matrices, global pooling, linear classifier."
     def __init__(self, C:int=16, # initial channels (per node of the first cells)
@@ -219,10 +232,7 @@ class SearchNetwork(nn.Module):
         super().__init__()
         if memory_format not in _FORMATS:
             raise LTDartsError(f'unknown memory_format {memory_format!r}: use one of {", ".join(_FORMATS)}')
-        if C < 2 or C % 2: raise LTDartsError(f'C must be an even number >= 2, got {C}: use e.g. C=16')
-        if layers < 1 or steps < 1 or not 1 <= multiplier <= steps or n_classes < 1 or stem_multiplier < 1:
-            raise LTDartsError(f'invalid supernet shape (layers={layers}, steps={steps}, multiplier={multiplier}, '
-                               f'n_classes={n_classes}): need layers, steps, n_classes >= 1 and 1 <= multiplier <= steps')
+        check_supernet_shape(C, layers, steps, multiplier, n_classes, stem_multiplier)
         self.config = dict(C=C, n_classes=n_classes, layers=layers, steps=steps, multiplier=multiplier,
                            stem_multiplier=stem_multiplier)
         self.primitives = _check_primitives(primitives)

@@ -18,18 +18,19 @@ from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_
 from .data import FOLDER_PREFIX, GROUP_COLORS
 from .sampling import DeviceLoader, class_weights, sampler_kind
 from .genotypes import Genotype, genotype_to_dict, genotype_from_dict, save_genotype, load_genotype
-from .networks import NetworkCIFAR, as_genotype, count_params
+from .networks import NetworkCIFAR, as_genotype, count_params, check_network_shape
 from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs
-from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy
+from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy, check_branch_cells
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
                                 _check_shared, _check_optimiser, _resume_data, dataset_name, _run_started, _load_model_state, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
 # %% auto #0
-__all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'TRAIN_MODES', 'DATA_FIELDS', 'TrainConfig', 'BilateralNetworkCIFAR', 'TrainMode',
-           'ResampleMode', 'ReweightMode', 'BBNMode', 'get_train_mode', 'lr_schedule', 'drop_path_at', 'final_metrics',
-           'TrainResult', 'train_genotype', 'tiny_train_config', 'plot_train']
+__all__ = ['BBN_LR_SCHEDULE', 'SHARED_FIELDS', 'TRAIN_MODES', 'DATA_FIELDS', 'TrainConfig', 'check_bilateral',
+           'BilateralNetworkCIFAR', 'TrainMode', 'ResampleMode', 'ReweightMode', 'BBNMode', 'get_train_mode',
+           'lr_schedule', 'drop_path_at', 'final_metrics', 'TrainResult', 'train_genotype', 'tiny_train_config',
+           'plot_train']
 
 # %% ../nbs/13_train.ipynb #0fa6a91e
 BBN_LR_SCHEDULE = 'warmup(step_freeze(0.1, 120, 0.001) * step_freeze(1.0, 160, 0.01), 5)' # BBN's CIFAR-LT step schedule for 200 epochs, with LDAM-DRW's warm-up
@@ -130,6 +131,17 @@ SHARED_FIELDS = ('dataset', 'imb_ratio', 'profile', 'lt_seed', 'data_root', 'syn
                  'deterministic', 'device', 'amp', 'channels_last', 'fused', 'plugins', 'method_opts')
 
 # %% ../nbs/13_train.ipynb #53e95e0b
+def check_bilateral(layers:int, # cells on the path of each branch
+                    branch_cells:int, # last cells each branch owns
+                    auxiliary:bool, # whether the network has an auxiliary head
+                   ) -> int:
+    "The first branch cell of `BilateralNetworkCIFAR`, checked (branch cells, an auxiliary head in the shared trunk) without building it."
+    split, aux = layers - check_branch_cells(branch_cells, layers), 2 * layers // 3     # aux: NetworkCIFAR.aux_index
+    if auxiliary and aux >= split:
+        raise LTDartsError(f'the auxiliary head (after cell {aux}) would sit in a branch (cells {split}..{layers - 1}): '
+                           f'lower bbn_branch_cells or set auxiliary=False (--no-auxiliary)')
+    return split
+
 class BilateralNetworkCIFAR(nn.Module):
     "`NetworkCIFAR` with BBN's two branches: shared stem, cells and auxiliary head; the last cell(s) duplicated; one classifier over the mixed features."
     def __init__(self, C:int=36, # initial channels (the stem has 3C)
@@ -141,13 +153,8 @@ class BilateralNetworkCIFAR(nn.Module):
                  branch_cells:int=1, # last cells each branch owns; the first `layers - branch_cells` are shared
                 ):
         super().__init__()
-        if isinstance(branch_cells, bool) or not isinstance(branch_cells, int) or not 1 <= branch_cells <= layers - 1:
-            raise LTDartsError(f'branch_cells must be an integer in 1..layers-1 (layers={layers}), got {branch_cells!r}')
+        check_network_shape(C, layers); self.split = check_bilateral(layers, branch_cells, auxiliary)
         net = NetworkCIFAR(C, n_classes, layers, auxiliary, genotype, drop_path_prob)
-        self.split = layers - branch_cells
-        if auxiliary and net.aux_index >= self.split:
-            raise LTDartsError(f'the auxiliary head (after cell {net.aux_index}) would sit in a branch (cells {self.split}..{layers - 1}): '
-                               f'lower bbn_branch_cells or set auxiliary=False (--no-auxiliary)')
         net.classifier = nn.Identity()                         # the bilateral classifier below reads both branches
         self.net = net
         self.branch_r = _fresh_copy(net.cells[self.split:])   # the re-balancing branch: same cells, independent init
@@ -206,6 +213,11 @@ class TrainMode:
     default_samplers = ('instance',) # samplers whose batches are concatenated into one step's batch
     opts = {} # the mode's own settings and their defaults (`method_opts` sets them; an instance's `opts` holds the run's values)
 
+    @classmethod
+    def check_config(cls, cfg:TrainConfig):
+        "Refuse, with one line, settings this mode cannot build or honour (called before a run writes anything): `NetworkCIFAR`'s shape here."
+        check_network_shape(cfg.C, cfg.layers)
+
     def __init__(self, cfg:TrainConfig, counts:list, device):
         self.cfg, self.counts, self.device = cfg, list(counts), device
         self.opts = method_options(type(self).opts, cfg.method_opts, f'training mode {self.name!r}')
@@ -248,6 +260,9 @@ class ReweightMode(TrainMode):
 class BBNMode(TrainMode):
     "`'bbn'`: `BilateralNetworkCIFAR` on instance-balanced + reversed batches, $a\\,\\mathrm{CE}(z, y_c) + (1-a)\\,\\mathrm{CE}(z, y_r)$."
     name, default_samplers = 'bbn', ('instance', 'reversed')
+    @classmethod
+    def check_config(cls, cfg):
+        super().check_config(cfg); check_bilateral(cfg.layers, cfg.bbn_branch_cells, cfg.auxiliary)
     def samplers(self) -> tuple:
         if self.cfg.sampler: raise LTDartsError(f"mode 'bbn' always samples 'instance' + 'reversed' batches: leave sampler empty (got {self.cfg.sampler!r})")
         return self.default_samplers
@@ -329,6 +344,7 @@ def _check_config(cfg:TrainConfig):
     _check_shared(cfg)                               # types, data, seeds, grad_clip, bbn_infer_a, rw_beta: as the search's
     import_plugins(cfg.plugins)                      # what they register is checked below
     method_options(get_train_mode(cfg.mode).opts, cfg.method_opts, f'training mode {cfg.mode!r}')
+    get_train_mode(cfg.mode).check_config(cfg)       # the network it builds (shape, branch cells)
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
     if cfg.eval_every < 0: raise LTDartsError(f'eval_every must be >= 0 (got {cfg.eval_every})')
