@@ -303,11 +303,11 @@ class DeviceLoader:
         while self._plan is not None: yield self.next_batch()
 
     def state_dict(self) -> dict:
-        "Generator state at the start of the current epoch, epoch, batches taken; loads with `weights_only=True`."
+        "Generator state at the start of the current epoch, epoch, batches taken, whether its plan was drawn; loads with `weights_only=True`."
         started = self._plan is not None
         return dict(generator=(self._start_state if started else self.generator.get_state()).clone(),
                     epoch=self.epoch, total_epochs=self.total_epochs, position=self._pos if started else self._resume_pos,
-                    seed=self.seed, n=self.n, batch_size=self.batch_size, sampler=self.kind)
+                    drawn=started or self._resume_pos > 0, seed=self.seed, n=self.n, batch_size=self.batch_size, sampler=self.kind)
 
     def load_state_dict(self, sd:dict):
         "Restore a `state_dict`: the next batches are those the saved loader would have produced."
@@ -317,6 +317,8 @@ class DeviceLoader:
         self.generator.set_state(sd['generator'].cpu())
         self.epoch, self.total_epochs = int(sd['epoch']), int(sd['total_epochs'])
         self._plan, self._pos, self._resume_pos = None, 0, int(sd['position'])
+        if sd.get('drawn', self._resume_pos > 0): self._ensure_plan()   # the epoch's plan drawn again: the generator where the saved one was,
+                                                                        # so an epoch set before its end draws what the original would
 
 # %% ../nbs/01a_sampling.ipynb #e6bb0f2a
 def show_batch(x:torch.Tensor, # float NCHW batch from DeviceLoader
