@@ -523,7 +523,9 @@ def class_groups(counts, # training images per class
     "Class indices of the many/medium/few-shot groups (`dict` of sorted int64 arrays)."
     n = np.asarray(counts)
     if mode == 'auto': mode = default_group_mode(len(n))
-    if mode == 'threshold': g = dict(many=n > many, few=n < few); g['medium'] = ~g['many'] & ~g['few']
+    if mode == 'threshold':
+        if few - many > 1: raise LTDartsError(f'many={many} is below few={few} - 1: a class of {many + 1} images would be many-shot and few-shot; use many >= few - 1')
+        g = dict(many=n > many, few=n < few); g['medium'] = ~g['many'] & ~g['few']
     elif mode == 'thirds':
         rank = np.argsort(-n, kind='stable'); k = len(n) // 3
         g = {name: np.isin(np.arange(len(n)), part) for name, part in zip(GROUPS, (rank[:k], rank[k:len(n) - k], rank[len(n) - k:]))}

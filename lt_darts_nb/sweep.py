@@ -202,6 +202,9 @@ def resolve_jobs(jobs, # a number, or 'auto'
     if isinstance(jobs, str) and jobs.strip().lower() != 'auto':
         try: jobs = int(jobs)
         except ValueError: raise LTDartsError(f"jobs must be a number or 'auto', not {jobs!r}") from None
+    if isinstance(jobs, float) and jobs.is_integer(): jobs = int(jobs)      # 2.0 (a JSON number): two jobs
+    if not isinstance(jobs, str) and (isinstance(jobs, bool) or not isinstance(jobs, int)):
+        raise LTDartsError(f"jobs must be a whole number or 'auto', not {jobs!r}")
     if isinstance(jobs, int):
         if jobs < 1: raise LTDartsError(f'jobs must be >= 1 (got {jobs})')
         return jobs
@@ -223,7 +226,7 @@ def device_slots(jobs, # a number, or 'auto' (as `resolve_jobs`)
     order; with 'auto' each GPU holds at most its own free memory over `mem_per_job` (any other device 1), the slots going
     one by one to the device with the most room left."""
     devs, total = list(dict.fromkeys(devices)), resolve_jobs(jobs, devices, mem_per_job)
-    if not (isinstance(jobs, str) and any(d.startswith('cuda') for d in devs)):
+    if not (isinstance(jobs, str) and jobs.strip().lower() == 'auto' and any(d.startswith('cuda') for d in devs)):
         return {d: total // len(devs) + (i < total % len(devs)) for i, d in enumerate(devs)}
     import torch
     room = {d: int(torch.cuda.mem_get_info(torch.device(d))[0] / 2**30 // mem_per_job) if d.startswith('cuda') else 1 for d in devs}
