@@ -4,7 +4,7 @@
 
 # %% ../nbs/14_sweep.ipynb #12fbba28
 from __future__ import annotations
-import os, sys, csv, io, inspect, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess, tempfile
+import os, sys, csv, io, inspect, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess, tempfile, hashlib
 import re, threading, warnings, contextlib
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, fields, replace, MISSING
@@ -354,7 +354,8 @@ def _check_variant(name, opts, sdef:dict, tdef:dict) -> dict:
 
 def _product_variants(s:str) -> dict:
     """`{name: {option: value string}}` of 'option=v1,v2 option2=w1,w2': every combination. A value with commas or
-    spaces of its own is quoted: `primitives='none,sep_conv_3x3','none,max_pool_3x3'`."""
+    spaces of its own is quoted: `primitives='none,sep_conv_3x3','none,max_pool_3x3'`. A combination's name is
+    `option=value+option2=value2`; one over 120 characters keeps its first 111 and a hash of the whole."""
     axes = {}
     for tok in _split_values(s, None):
         k, eq, v = _unquote(tok).partition('=')
@@ -367,6 +368,7 @@ def _product_variants(s:str) -> dict:
     out = {}
     for combo in itertools.product(*axes.values()):
         name = '+'.join(f'{k}={_slug(v)}' for k, v in zip(axes, combo))
+        if len(name) > 120: name = f'{name[:111]}-{hashlib.sha1(name.encode()).hexdigest()[:8]}'   # a folder name of ours: never refused
         if name in out: raise LTDartsError(f'two variants would share the folder name {name!r}: name them yourself with the JSON form {{name: {{option: value}}}}')
         out[name] = dict(zip(axes, combo))
     return out
