@@ -524,7 +524,7 @@ def class_groups(counts, # training images per class
     n = np.asarray(counts)
     if mode == 'auto': mode = default_group_mode(len(n))
     if mode == 'threshold':
-        if few - many > 1: raise LTDartsError(f'many={many} is below few={few} - 1: a class of {many + 1} images would be many-shot and few-shot; use many >= few - 1')
+        if few - many > 1: raise LTDartsError(f'many={many} is below few={few} - 1: a class of size {many + 1} would be both many-shot and few-shot; use many >= few - 1')
         g = dict(many=n > many, few=n < few); g['medium'] = ~g['many'] & ~g['few']
     elif mode == 'thirds':
         rank = np.argsort(-n, kind='stable'); k = len(n) // 3
