@@ -125,6 +125,11 @@ def _can_create(d:Path) -> bool:
 def _cache_dirs(root:Path) -> list[Path]:
     return [root/'lt_darts_cache', default_data_root()/'cache']
 
+def _say_uncached(dirs:list, verbose:bool):
+    "Say that decoded arrays could not be cached anywhere (so every load decodes again), and what to do."
+    if verbose: print(f'not cached: none of {", ".join(map(str, dirs))} can be written, so every load decodes again; '
+                      'set XDG_CACHE_HOME to a writable folder')
+
 def _write_cache(d:Path, # the cache folder
                  fname:str, # the cache's file name (it carries the source's fingerprint)
                  family:str, # glob of the file names of caches like it (same kind of source, any fingerprint)
@@ -183,7 +188,7 @@ def _decode_jpeg_copy(folder:Path, train:bool, verbose:bool=True):
     want = np.ones(len(y), bool)
     if packed is not None: want[:] = False; want[packed] = True
     t0 = time.time()
-    if verbose: print(f'decoding {int(want.sum()):,} JPEGs from {folder/(split + ".zip")} (once; the arrays are cached)')
+    if verbose: print(f'decoding {int(want.sum()):,} JPEGs from {folder/(split + ".zip")}')
     with zipfile.ZipFile(folder/f'{split}.zip') as z:
         for info in z.infolist():
             i = _zip_index(pos, info.filename, split)
@@ -214,6 +219,7 @@ def _jpeg_cached(folder:Path, root:Path, key:str, train:bool, verbose:bool=True)
             if verbose: print(f'decoded in {dt:.1f} s; cached to {d/fname}')
             return x, y, names, d/fname, present
         except OSError: continue
+    _say_uncached(_cache_dirs(root), verbose)
     return x, y, names, None, present
 
 def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
@@ -713,6 +719,7 @@ def _folder_images(root:Path, files, size:int, cache:bool, cache_root, verbose:b
             if verbose: print(f'decoded {len(files):,} images in {time.time() - t0:.1f} s; cached to {d/fname}')
             return x, d/fname
         except OSError: continue
+    _say_uncached(dirs, verbose)
     return x, None
 
 def _channel_stats(x:np.ndarray, chunk:int=8192):
