@@ -171,7 +171,7 @@ def _zip_index(pos:dict, # class name -> original indices of its images, in orde
     parts = member.split('/')
     if len(parts) != 3 or parts[0] != split or not parts[2].endswith('.jpg') or parts[2].startswith('.'): return None   # ._x.jpg: macOS metadata
     cls, rank = parts[1], parts[2][:-4]
-    if cls not in pos or not rank.isdigit() or int(rank) >= len(pos[cls]):
+    if cls not in pos or not (rank.isascii() and rank.isdigit()) or int(rank) >= len(pos[cls]):
         raise LTDartsError(f'{member!r} in {split}.zip is not an image of labels.npz (split/<class>/<rank>.jpg, classes '
                            f'{", ".join(pos)}): point the data path at the CIFAR-10 JPEG copy as provided (see its README)')
     return int(pos[cls][int(rank)])
@@ -530,7 +530,8 @@ def class_groups(counts, # training images per class
     n = np.asarray(counts)
     if mode == 'auto': mode = default_group_mode(len(n))
     if mode == 'threshold':
-        if few - many > 1: raise LTDartsError(f'many={many} is below few={few} - 1: a class of size {many + 1} would be both many-shot and few-shot; use many >= few - 1')
+        if math.floor(many) + 1 < few:     # a whole size above many and below few
+            raise LTDartsError(f'many={many} is below few={few} - 1: a class of size {math.floor(many) + 1} would be both many-shot and few-shot; use many >= few - 1')
         g = dict(many=n > many, few=n < few); g['medium'] = ~g['many'] & ~g['few']
     elif mode == 'thirds':
         rank = np.argsort(-n, kind='stable'); k = len(n) // 3

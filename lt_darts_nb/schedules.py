@@ -340,8 +340,9 @@ def set_lrs(optimizer:torch.optim.Optimizer, # the optimiser whose param groups 
         if isinstance(g['lr'], torch.Tensor): g['lr'].fill_(float(v))
         else: g['lr'] = float(v)
     if not isinstance(lrs, Mapping):               # a number: a float, a NumPy scalar, a one-element tensor
-        try: v = float(lrs)
-        except (TypeError, ValueError): raise LTDartsError(f'set_lrs takes a number or a dict {{group name: lr}}, got {lrs!r}') from None
+        try: v = None if isinstance(lrs, (str, bytes, bool)) else float(lrs)
+        except (TypeError, ValueError): v = None
+        if v is None: raise LTDartsError(f'set_lrs takes a number or a dict {{group name: lr}}, got {lrs!r}')
         for g in optimizer.param_groups: put(g, v)
         return
     names = [g.get('name') for g in optimizer.param_groups]

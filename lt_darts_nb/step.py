@@ -76,6 +76,8 @@ def _outside_graph(body, parts):
         warnings.filterwarnings('ignore', message='This instance was constructed with capturable=True')
         return body(*parts)
 
+_OOM = getattr(torch, 'OutOfMemoryError', torch.cuda.OutOfMemoryError)   # torch.OutOfMemoryError since torch 2.5
+
 class CapturedStep:
     """What every training step of the package shares: the mode it runs in (`resolve_step_mode`), the optimisers it
     configures, bf16 autocast, and `run`, which executes a step body eagerly, compiled, or captured in a CUDA graph
@@ -125,7 +127,7 @@ class CapturedStep:
         compiled = self.model._compiled_call_impl
         def guarded(*args, **kwargs):        # any later call that compiles anew (evaluation, another batch shape) falls back too
             try: return compiled(*args, **kwargs)
-            except LTDartsError: raise       # the package's own check, not the compiler's
+            except (LTDartsError, _OOM): raise   # the package's own check, or memory: not the compiler's failure
             except Exception as e:
                 self._give_up_compile(e)     # a compile fails before its graph runs: this call runs eagerly instead
                 return self.model._call_impl(*args, **kwargs)
@@ -134,8 +136,10 @@ class CapturedStep:
     def _snapshot(self) -> tuple:
         "What a step changes (weights, buffers, optimiser state, random states), to undo a first compiled call that fails part-way."
         cuda = self.device.type == 'cuda' and torch.cuda.is_available()
+        gens = list(self.generators())
+        if isinstance(g := getattr(self.model, 'generator', None), torch.Generator) and g not in gens: gens.append(g)   # drop-path's, on any device
         return (copy.deepcopy(self.model.state_dict()), [copy.deepcopy(o.state_dict()) for o in self.optimizers], torch.get_rng_state(),
-                torch.cuda.get_rng_state(self.device) if cuda else None, [g.get_state() for g in self.generators()])
+                torch.cuda.get_rng_state(self.device) if cuda else None, [(g, g.get_state()) for g in gens])
 
     def _restore(self, saved:tuple):
         sd, osd, rng, cuda_rng, gens = saved
@@ -143,7 +147,7 @@ class CapturedStep:
         for o, s in zip(self.optimizers, osd): o.load_state_dict(s)
         torch.set_rng_state(rng)
         if cuda_rng is not None: torch.cuda.set_rng_state(cuda_rng, self.device)
-        for g, s in zip(self.generators(), gens): g.set_state(s)
+        for g, s in gens: g.set_state(s)
 
     def _give_up_compile(self, e:Exception):
         if getattr(self.model, '_compiled_call_impl', None) is not None: self.model._compiled_call_impl = None

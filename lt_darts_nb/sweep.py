@@ -5,6 +5,7 @@
 # %% ../nbs/14_sweep.ipynb #12fbba28
 from __future__ import annotations
 import os, sys, csv, io, inspect, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess, tempfile, hashlib
+import operator
 import re, threading, warnings, contextlib
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, fields, replace, MISSING
@@ -21,9 +22,9 @@ __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EV
            'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults',
            'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'device_slots', 'spread',
            'make_sweep', 'mps_active', 'sharing_note', 'split_variant', 'parse_variants', 'shared_searches',
-           'stage_state', 'Cell', 'cell_name', 'cell_commands', 'config_diff', 'evaluated_search', 'plan_sweep',
-           'error_line', 'exit_error', 'run_cell', 'on_device', 'DevicePool', 'run_local', 'run_submitit', 'run_ray',
-           'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table',
+           'stage_state', 'Cell', 'cell_name', 'ratio_text', 'cell_commands', 'config_diff', 'evaluated_search',
+           'plan_sweep', 'error_line', 'exit_error', 'run_cell', 'on_device', 'DevicePool', 'run_local', 'run_submitit',
+           'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table',
            'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
 
 # %% ../nbs/14_sweep.ipynb #c3ef2a3e
@@ -115,7 +116,7 @@ def parse_options(opts, # None, a dict, 'key=value key=value', a JSON object str
         elif (d := _json_arg(s, f'{what} options')) is None:
             d = {}
             try: toks = shlex.split(s)
-            except ValueError as e: raise LTDartsError(f'cannot read {what} options {s!r}: {e} (close the quote)') from None
+            except ValueError as e: raise LTDartsError(f'cannot read {what} options {s!r}: {e} (check its quotes and backslashes)') from None
             for tok in toks:
                 if '=' not in tok: raise LTDartsError(f'cannot read {what} option {tok!r}: write key=value, e.g. epochs=50')
                 k, v = tok.split('=', 1)
@@ -199,12 +200,15 @@ def resolve_jobs(jobs, # a number, or 'auto'
                  mem_per_job:float=8.0, # GiB per cell on a GPU
                 ) -> int:
     "Processes at a time: `jobs`, or with 'auto' the free GPU memory over `mem_per_job` summed over the devices (at most one per CPU core; 1 on the CPU)."
+    given = jobs
     if isinstance(jobs, str) and jobs.strip().lower() != 'auto':
-        try: jobs = int(jobs)
-        except ValueError: raise LTDartsError(f"jobs must be a number or 'auto', not {jobs!r}") from None
-    if isinstance(jobs, float) and jobs.is_integer(): jobs = int(jobs)      # 2.0 (a JSON number): two jobs
-    if not isinstance(jobs, str) and (isinstance(jobs, bool) or not isinstance(jobs, int)):
-        raise LTDartsError(f"jobs must be a whole number or 'auto', not {jobs!r}")
+        try: jobs = float(jobs)
+        except ValueError: jobs = None
+    if isinstance(jobs, float): jobs = int(jobs) if jobs.is_integer() else None     # 2.0 (a JSON number, or '2.0'): two jobs
+    if not isinstance(jobs, str):
+        try: jobs = None if isinstance(jobs, bool) else operator.index(jobs)          # an int, a NumPy integer
+        except TypeError: jobs = None
+        if jobs is None: raise LTDartsError(f"jobs must be a whole number or 'auto', not {given!r}")
     if isinstance(jobs, int):
         if jobs < 1: raise LTDartsError(f'jobs must be >= 1 (got {jobs})')
         return jobs
@@ -447,7 +451,12 @@ class Cell:
 
 def cell_name(ratio:float, method:str, seed:int, variant:str='') -> str:
     "A cell's folder relative to the sweep root: 'r{ratio}/{method}/s{seed}', or 'r{ratio}/{method}/{variant}/s{seed}'."
-    return f'r{float(ratio):.15g}/{method}/' + (f'{variant}/' if variant else '') + f's{seed}'   # .15g: 100 -> r100, 12.5 -> r12.5, 100.0001 kept
+    return f'r{ratio_text(ratio)}/{method}/' + (f'{variant}/' if variant else '') + f's{seed}'
+
+def ratio_text(ratio:float) -> str:
+    "A ratio as folders and tables write it: the shortest text that reads back as the same float (100 -> '100', 12.5 -> '12.5')."
+    s = repr(float(ratio))
+    return s[:-2] if s.endswith('.0') else s
 
 ENTRY_MODULE = 'lt_darts_nb.cli'     # `python -m lt_darts_nb.cli COMMAND ...` runs a console command (the CLI chapter)
 
@@ -1019,7 +1028,7 @@ def _has_variants(rows) -> bool: return any(r.get('variant') for r in rows)
 _METRIC_NAMES = {'train_test_acc': 'test acc', 'train_test_many': 'many', 'train_test_medium': 'medium', 'train_test_few': 'few',
                  'search_val_acc': 'search val', 'search_test_acc': 'search test', 'search_skip_normal': 'skip (normal)'}
 
-def _fmt_ratio(r) -> str: return f'{r:g}' if isinstance(r, (int, float)) else str(r)
+def _fmt_ratio(r) -> str: return ratio_text(r) if isinstance(r, (int, float)) else str(r)
 
 def default_metrics(rows:list[dict]) -> tuple:
     "The table's metrics: the evaluation's test accuracies (when any cell has them), then the search's."
