@@ -243,7 +243,7 @@ class DeviceLoader:
         self.seed = int(seed)                            # a NumPy integer (a seed from an array) becomes a Python int:
         self.generator = torch.Generator().manual_seed(self.seed)   # manual_seed refuses np.int64, and
         self.epoch, self.total_epochs = 0, int(total_epochs)        # state_dict must hold plain ints for weights_only loading
-        self._plan, self._pos, self._start_state, self._resume_pos = None, 0, None, 0
+        self._plan, self._pos, self._start_state = None, 0, None
 
     def __len__(self):
         "Batches per epoch."
@@ -262,7 +262,7 @@ class DeviceLoader:
         "Set epoch t (and T); a half-consumed epoch is kept only if neither changes."
         T = self.total_epochs if total_epochs is None else int(total_epochs)
         if epoch < 0 or T < 1: raise LTDartsError('set_epoch needs epoch >= 0 and total_epochs >= 1')
-        if epoch != self.epoch or T != self.total_epochs: self._plan, self._pos, self._resume_pos = None, 0, 0
+        if epoch != self.epoch or T != self.total_epochs: self._plan, self._pos = None, 0
         self.epoch, self.total_epochs = int(epoch), T
 
     def _draw_plan(self):
@@ -282,8 +282,7 @@ class DeviceLoader:
     def _ensure_plan(self):
         if self._plan is None:
             self._start_state = self.generator.get_state()
-            self._plan = self._draw_plan()
-            self._pos, self._resume_pos = self._resume_pos, 0
+            self._plan, self._pos = self._draw_plan(), 0
 
     def next_batch(self):
         "The next `(x, y)` batch, continuing the current epoch and starting a new one when it is used up."
@@ -308,8 +307,8 @@ class DeviceLoader:
         "Generator state at the start of the current epoch, epoch, batches taken, whether its plan was drawn; loads with `weights_only=True`."
         started = self._plan is not None
         return dict(generator=(self._start_state if started else self.generator.get_state()).clone(),
-                    epoch=self.epoch, total_epochs=self.total_epochs, position=self._pos if started else self._resume_pos,
-                    drawn=started or self._resume_pos > 0, seed=self.seed, n=self.n, batch_size=self.batch_size, sampler=self.kind)
+                    epoch=self.epoch, total_epochs=self.total_epochs, position=self._pos,
+                    drawn=started, seed=self.seed, n=self.n, batch_size=self.batch_size, sampler=self.kind)
 
     def load_state_dict(self, sd:dict):
         "Restore a `state_dict`: the next batches are those the saved loader would have produced."
@@ -318,9 +317,9 @@ class DeviceLoader:
                 raise LTDartsError(f'loader state has {k}={sd[k]!r} but this loader has {getattr(self, {"sampler": "kind"}.get(k, k))!r}: build the loader as in the saved run')
         self.generator.set_state(sd['generator'].cpu())
         self.epoch, self.total_epochs = int(sd['epoch']), int(sd['total_epochs'])
-        self._plan, self._pos, self._resume_pos = None, 0, int(sd['position'])
-        if sd.get('drawn', self._resume_pos > 0): self._ensure_plan()   # the epoch's plan drawn again: the generator where the saved one was,
-                                                                        # so an epoch set before its end draws what the original would
+        self._plan, self._pos = None, 0
+        if sd.get('drawn', sd['position'] > 0):   # the epoch's plan drawn again, the generator left where the saved one's was
+            self._ensure_plan(); self._pos = int(sd['position'])   # (so an epoch set before this one's end draws what the original would)
 
 # %% ../nbs/01a_sampling.ipynb #e6bb0f2a
 def show_batch(x:torch.Tensor, # float NCHW batch from DeviceLoader
