@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 import torch.nn.functional as F
-from .core import LTDartsError
+from .core import LTDartsError, check_optimizer_state
 
 # %% auto #0
 __all__ = ['default_loss', 'arch_groups', 'Architect']
@@ -189,6 +189,7 @@ class Architect:
             ids, split = list(saved[0]['params']), []
             for g in ours: split.append({**saved[0], 'name': g['name'], 'params': ids[:len(g['params'])]}); ids = ids[len(g['params']):]
             sd = {**sd, 'param_groups': split}
+        check_optimizer_state(self.optimizer, sd, "the checkpoint's architect")   # fused Adam would not check the shapes
         self.optimizer.load_state_dict(sd)
         for g, n in zip(self.optimizer.param_groups, names): g.setdefault('name', n)
         self._lrs = {g['name']: float(g['lr']) for g in self.optimizer.param_groups}

@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_core.ipynb #4a9a199d
 from __future__ import annotations
-import os, re, sys, json, random, difflib, platform, tempfile, zipfile, contextlib, contextvars, dataclasses, pickle, warnings, argparse, functools, importlib
+import os, re, sys, json, errno, random, difflib, platform, tempfile, zipfile, contextlib, contextvars, dataclasses, pickle, warnings, argparse, functools, importlib
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,9 +13,9 @@ from filelock import FileLock, Timeout
 # %% auto #0
 __all__ = ['DATA_ENV', 'RUN_BUSY', 'COMMIT_ENV', 'LTDartsError', 'check_known', 'require', 'show_figure', 'default_data_root',
            'data_root', 'get_device', 'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write',
-           'remove_stale_tmp', 'save_checkpoint', 'load_checkpoint', 'save_json', 'folder_lock', 'Config',
-           'source_info', 'env_info', 'in_test', 'gpu_ready', 'command_parser', 'given_options', 'run_command',
-           'chosen', 'console_command']
+           'remove_stale_tmp', 'save_checkpoint', 'load_checkpoint', 'save_json', 'check_optimizer_state',
+           'load_optimizer_state', 'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready',
+           'command_parser', 'given_options', 'run_command', 'chosen', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -194,6 +194,36 @@ def save_json(obj, path:str|Path, indent:int|None=2):
     with atomic_write(path, 'w') as f: json.dump(obj, f, indent=indent)
     return Path(path)
 
+# %% ../nbs/00_core.ipynb #01c1da82
+def check_optimizer_state(opt:torch.optim.Optimizer, # the optimiser that is to load `state`
+                          state, # what `opt.state_dict()` returned, as read back from a checkpoint
+                          where:str='the checkpoint', # what the error names
+                         ):
+    "Refuse, in one line, an optimiser state that does not fit `opt`'s parameters (fused kernels do not check shapes)."
+    def bad(why): raise LTDartsError(f'{where} holds an optimiser state that does not fit this run ({why}): it was written for '
+                                     f'another network or by other code; resume with the settings that wrote it, or move the run folder away')
+    if not isinstance(state, dict) or not isinstance(state.get('state'), dict) or not isinstance(state.get('param_groups'), list):
+        bad('not an optimiser state_dict')
+    saved, ours, shapes = state['param_groups'], opt.param_groups, {}
+    if len(saved) != len(ours): bad(f'{len(saved)} parameter group(s), this run has {len(ours)}')
+    for i, (s, g) in enumerate(zip(saved, ours)):
+        ids = s.get('params') if isinstance(s, dict) else None
+        if not isinstance(ids, list) or not all(isinstance(k, int) for k in ids) or len(ids) != len(g['params']):
+            bad(f"group {i}: {len(ids) if isinstance(ids, list) else 'no'} parameter(s), this run has {len(g['params'])}")
+        shapes.update(zip(ids, (p.shape for p in g['params'])))
+    for k, buffers in state['state'].items():
+        if k not in shapes or not isinstance(buffers, dict): bad(f'a state for parameter {k!r}, which no group holds')
+        for name, t in buffers.items():
+            if isinstance(t, torch.Tensor) and t.ndim and (t.shape != shapes[k] or not t.is_floating_point()):
+                bad(f'parameter {k}: {name} is {tuple(t.shape)} {t.dtype}, the parameter {tuple(shapes[k])}')
+
+def load_optimizer_state(opt:torch.optim.Optimizer, # the optimiser
+                         state, # its saved `state_dict()`
+                         where:str='the checkpoint', # what an error names
+                        ):
+    "`opt.load_state_dict(state)` once `check_optimizer_state` has found that it fits."
+    check_optimizer_state(opt, state, where); opt.load_state_dict(state)
+
 # %% ../nbs/00_core.ipynb #956765ff
 RUN_BUSY = ('{folder} is in use by another process (a run going on in another terminal, notebook or sweep): wait for it to '
             'end, or choose another output folder (if nothing runs there, e.g. its machine is gone, delete {lock})')
@@ -209,10 +239,19 @@ def folder_lock(folder:str|Path, # the folder to hold (made if missing)
     made = [p for p in (folder, *folder.parents) if not p.exists()]      # the folders mkdir makes, deepest first
     new_lock = not (folder/name).exists()                                # the lock file is ours to remove if the block fails
     folder.mkdir(parents=True, exist_ok=True)
+    if (folder/name).is_symlink() or ((folder/name).exists() and not (folder/name).is_file()):    # a downloaded folder's, say
+        raise LTDartsError(f'{folder/name} is a {"symbolic link" if (folder/name).is_symlink() else "folder"}, not a lock file: '
+                           f'delete it (a run makes its own; locking through a link would empty the file it points to)')
     lock = FileLock(folder/name)
     try: lock.acquire(timeout=0)
     except Timeout: raise LTDartsError(busy.format(folder=folder, lock=folder/name)) from None
     except (NotImplementedError, OSError) as e:      # a filesystem without file locks (older filelock): go on unguarded
+        code = getattr(e, 'errno', None)
+        if code == errno.ELOOP:                      # a link put there since the check above
+            raise LTDartsError(f'{folder/name} is a symbolic link, not a lock file: delete it (a run makes its own)') from None
+        if code in (errno.EROFS, errno.EACCES, errno.EPERM):    # not a missing lock: a folder nothing can be written in
+            raise LTDartsError(f'{folder} cannot be written ({e.strerror or e}): a run writes in its folder: copy it somewhere '
+                               f'writable, or read its results without resuming (`collect_runs`, `load_history`)') from None
         warnings.warn(f'{folder}: no file lock on this filesystem ({e}): nothing stops a second process from writing there')
         lock = None
     try: yield folder
