@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from fastcore.basics import tuplify
 
-from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint,
+from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint, load_optimizer_state,
                               save_json, atomic_write, remove_stale_tmp, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES, GROUP_COLORS)
@@ -284,11 +284,15 @@ def search_primitives(cfg:SearchConfig) -> list|None:
     return _names(cfg.primitives) or None
 
 def import_plugins(plugins:str|list|None, # module names, comma-separated or a list ('' or None: none)
+                   source:str|Path|None=None, # the file that names them, when the user did not (a run's saved config.json): said aloud
                   ) -> list:
     """Import the modules a run's `plugins` setting names, so that what they register exists in this process: the search
     or training itself, its `--resume`, `lt_darts_train` on the search, a sweep's processes. A module is found where
-    Python finds modules (installed, or on `PYTHONPATH`), else in the current folder."""
+    Python finds modules (installed, or on `PYTHONPATH`), else in the current folder. Importing a module runs its code:
+    modules named by a saved config (`source`) are announced on stderr before they are imported."""
     mods = []
+    if source is not None and (new := [n for n in _names(plugins) if n not in sys.modules]):
+        print(f'importing plugin module(s) {", ".join(new)} named by {source} (importing a module runs its code)', file=sys.stderr)
     for n in _names(plugins):
         if n.endswith('.py') or not re.fullmatch(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*', n):
             raise LTDartsError(f"plugin {n!r} is not a module name: give its dotted name (my_methods, not my_methods.py)")
@@ -322,7 +326,7 @@ def evaluate(model:nn.Module, # the network (put in eval mode here)
              loader, # a `DeviceLoader` without augmentation
              predict:Callable, # `predict(model, x) -> logits`
              n_classes:int, # number of classes
-             groups:dict|None=None, # `class_groups(train_counts)`: names -> class indices
+             groups:dict|None=None, # names -> class indices: `data.groups(cfg.group_mode)` (`class_groups` of the training counts)
              amp:str='', # '' or 'bf16'
             ) -> dict:
     "Loss, accuracy, per-class accuracy and group accuracies of `model` on `loader`."
@@ -438,9 +442,57 @@ def _check_own_config(cfg_file:Path, cls, out:Path):
     "Refuse a folder whose `config.json` is not one of `cls` (another tool's folder, another command's run, a damaged file): nothing there is touched."
     try: d = json.loads(cfg_file.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError): d = None
-    if not isinstance(d, dict) or not set(d) <= {f.name for f in dataclasses.fields(cls)}:
+    if not isinstance(d, dict):
         raise LTDartsError(f'{out} holds a config.json that is not a {cls.__name__} (another tool\'s or command\'s folder, or a damaged '
                            f'file): choose another output folder, or put the run\'s config.json back')
+    if other := sorted(set(d) - {f.name for f in dataclasses.fields(cls)}):
+        raise LTDartsError(f'{out} holds a config.json that is not a {cls.__name__}: it has fields a {cls.__name__} lacks '
+                           f'({", ".join(other[:3])}{", ..." if len(other) > 3 else ""}): another tool\'s or command\'s folder, or a run '
+                           f'of another lt_darts_nb version; choose another output folder, or resume it with what started it')
+
+def _check_ckpt(ckpt, path:Path):
+    "Refuse a checkpoint without what every run's checkpoint holds: the weights, the epoch and the history up to it."
+    ep, hist = (ckpt.get('epoch'), ckpt.get('history')) if isinstance(ckpt, dict) and 'model' in ckpt else (None, None)
+    if not isinstance(ep, int) or isinstance(ep, bool) or ep < 0 or not isinstance(hist, list) or len(hist) != ep + 1:
+        raise LTDartsError(f'{path} is not the checkpoint of an lt_darts_nb run (it needs the weights, the epoch and that many '
+                           f'history records plus one): resume it with the code that wrote it, or move the run folder away to start again')
+
+@contextlib.contextmanager
+def _restoring(path:Path):
+    "Restore a run from its checkpoint `path`: what does not fit (a foreign or edited file) is the one-line error, not a traceback."
+    try: yield
+    except LTDartsError: raise
+    except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as e:
+        why = (str(e).strip().splitlines() or [''])[0][:160]
+        raise LTDartsError(f'{path} does not hold the state this run restores ({type(e).__name__}: {why}): it was written by other '
+                           f'code or edited; resume it with the code that wrote it, or move the run folder away to start again') from None
+
+def _saved_config(out:Path, cls):
+    """The config saved in run folder `out`, for a resume given none (as `--resume` continues with the saved settings);
+    `cls()` when there is none. The plugins it names are imported now, and said aloud: importing a module runs its code."""
+    f = Path(out)/'config.json'
+    if not f.is_file(): return cls()
+    _check_own_config(f, cls, Path(out))
+    try: (cfg := cls.from_dict(json.loads(f.read_text()))).check_types()
+    except (LTDartsError, ValueError, TypeError) as e:
+        raise LTDartsError(f'{f} cannot be read as a {cls.__name__} ({e}): put the run\'s settings back, or move the folder '
+                           f'{out} away to start that run again') from None
+    import_plugins(cfg.plugins, source=f)
+    return cfg
+
+def _load_loader_states(loaders:list, states):
+    "Restore each loader's position and random stream from a checkpoint, which holds one state per loader."
+    if not isinstance(states, list) or len(states) != len(loaders):
+        raise ValueError(f'{len(states) if isinstance(states, list) else "no"} loader state(s) for {len(loaders)} loader(s)')
+    for l, s in zip(loaders, states): l.load_state_dict(s)
+
+def _check_cfg_type(cfg, cls, fn:str):
+    "The one-line error for a config of the wrong kind: a path, or the other command's config."
+    if isinstance(cfg, cls): return
+    kind = type(cfg).__name__
+    hint = ('the run folder goes in out=' if isinstance(cfg, (str, Path)) else "a TrainConfig is train_genotype's" if kind == 'TrainConfig'
+            else f'pass {cls.__name__}(...) or a dict of its fields')
+    raise LTDartsError(f'{fn} got cfg={str(cfg)[:60]!r} (a {kind}), not a {cls.__name__}: {hint}')
 
 def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     """Check the run folder for a config with `to_dict`/`from_dict`/`diff` and `EXEC_FIELDS` (`SearchConfig`,
@@ -475,6 +527,7 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
             raise LTDartsError(f'{out} holds {what} but no checkpoint.pt to resume from: put the checkpoint back, or move the '
                                f'folder away to run it again from scratch')
         ckpt = load_checkpoint(ck)
+        _check_ckpt(ckpt, ck)
         if isinstance(ckpt.get('config'), dict):       # the settings the checkpoint was written with (since checkpoints hold them)
             moved = {k: v for k, v in type(cfg).from_dict(ckpt['config']).diff(saved).items() if k not in saved.exec_fields()}
             if moved:
@@ -537,7 +590,15 @@ def load_history(run:str|Path) -> list:
     "The per-epoch records of a run folder (`history.jsonl`)."
     p = Path(run)/'history.jsonl'
     if not p.exists(): raise LTDartsError(f'no history.jsonl in {run}: is it a run folder?')
-    return [json.loads(l) for l in p.read_text().splitlines() if l.strip()]
+    recs = []
+    try:
+        for i, line in enumerate(p.read_text().splitlines(), 1):
+            if line.strip(): recs.append(json.loads(line))
+    except ValueError as e:              # invalid JSON (cut short by a full disk, say) or not text
+        where = f'line {i} is not valid JSON ({e.msg})' if isinstance(e, json.JSONDecodeError) else 'is not text'
+        raise LTDartsError(f'{p} {where}: the file is damaged; resuming the run rewrites it from its checkpoint') from None
+    if not all(isinstance(r, dict) for r in recs): raise LTDartsError(f'{p} holds lines that are not epoch records: it is not a run\'s history')
+    return recs
 
 # %% ../nbs/08_search.ipynb #8b48e8cc
 def arch_schedule(cfg:SearchConfig, # the configuration
@@ -668,7 +729,7 @@ def _hessian_batches(x, y, samplers:tuple, cfg:SearchConfig, ev:dict, counts=Non
                for i, s in enumerate(samplers)]
     return [tuple(t.clone() for t in b) for _, b in zip(range(cfg.hessian_batches), _zip_batches(loaders))]
 
-def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS on CIFAR-10-LT, ratio 100)
+def search(cfg:SearchConfig|dict|None=None, # the configuration (default: DARTS on CIFAR-10-LT, ratio 100; with `resume`, the run's saved one)
            out:str|Path='runs/search', # the run folder
            resume:bool=False, # continue the run in `out` from its last checkpoint
            progress:bool|None=None, # show progress bars (default: yes, unless under a test runner)
@@ -676,8 +737,9 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (defaults: DARTS
            verbose:bool=True, # print the cost estimate and the final genotype
           ) -> SearchResult:
     "Run (or resume) a DARTS search on a long-tailed dataset and return the selected genotype and the history."
-    if cfg is None: cfg = SearchConfig()
+    if cfg is None: cfg = _saved_config(out, SearchConfig) if resume else SearchConfig()
     if isinstance(cfg, dict): cfg = SearchConfig.from_dict(cfg)
+    _check_cfg_type(cfg, SearchConfig, 'search')
     _check_config(cfg)                         # bad settings fail before anything is written
     dev = available_device(cfg.device)
     _check_amp(dev, cfg.amp)
@@ -729,16 +791,18 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
 
     history, start = [], 0
     if ckpt is not None:
-        _load_model_state(model, ckpt, out)
-        w_opt.load_state_dict(ckpt['w_opt']); architect.load_state_dict(ckpt['architect'])
-        for l, s in zip(w_loaders + a_loaders, ckpt['loaders']): l.load_state_dict(s)
-        torch.set_rng_state(ckpt['torch_rng']); _set_np_state(ckpt['np_rng']); random.setstate(tuple(ckpt['py_rng']))
+        with _restoring(out/'checkpoint.pt'):   # a foreign or edited checkpoint: the one-line error
+            _load_model_state(model, ckpt, out)
+            load_optimizer_state(w_opt, ckpt['w_opt'], out/'checkpoint.pt'); architect.load_state_dict(ckpt['architect'])
+            _load_loader_states(w_loaders + a_loaders, ckpt['loaders'])
+            torch.set_rng_state(ckpt['torch_rng']); _set_np_state(ckpt['np_rng']); random.setstate(tuple(ckpt['py_rng']))
         history, start = list(ckpt['history']), ckpt['epoch'] + 1
         _write_history(out, history)           # drop records of the interrupted epoch, if any were written
         if verbose: print(_resume_note(out, start, cfg.epochs, changed))
         if guard.action == 'stop' and history and history[-1].get('collapse_alarms'):    # the guard ended it: it stays ended
             if verbose: print(f'the collapse guard stopped this search after epoch {start - 1}: nothing to resume')
             return _finish(out, cfg, history, verbose)
+        if start >= cfg.epochs: return _finish(out, cfg, history, verbose)   # finished: no session ran, its provenance stays
     elif verbose and start < cfg.epochs: _print_cost(cfg, method, model, dev, steps, data.x_train.shape[1], (len(va), len(data.y_test)))
     step_fn = _search_step(cfg, method, model, w_opt, architect)       # after loading: it configures the optimisers
     _log_session(out, cfg, dev, step_fn, start, changed, digest, data_changed)

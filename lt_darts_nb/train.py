@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_everything, save_checkpoint, save_json, in_test, atomic_write, folder_lock
+from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_everything, save_checkpoint, save_json, in_test, atomic_write, folder_lock, load_optimizer_state
 from .data import FOLDER_PREFIX, GROUP_COLORS
 from .sampling import DeviceLoader, class_weights, sampler_kind
 from .genotypes import Genotype, genotype_to_dict, genotype_from_dict, save_genotype, load_genotype
@@ -23,7 +23,7 @@ from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy, check_branch_cells
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
-                                _check_shared, _check_optimiser, _resume_data, dataset_name, _run_started, _load_model_state, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _check_shared, _check_optimiser, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
 # %% auto #0
@@ -110,10 +110,11 @@ class TrainConfig(Config):
         if isinstance(search, (str, Path)):
             p = Path(search); f = p/'config.json' if p.is_dir() else p
             if not f.is_file(): raise LTDartsError(f'no search config at {f}: pass a search run folder or its config.json')
-            search = json.loads(f.read_text())
+            search, source = json.loads(f.read_text()), f
+        else: source = None
         sc = SearchConfig.from_dict(search) if isinstance(search, dict) else search
         d = {k: getattr(sc, k) for k in SHARED_FIELDS}
-        import_plugins(sc.plugins)                   # a method of a plugin names its mode
+        import_plugins(sc.plugins, source)           # a method of a plugin names its mode (a saved config's: said aloud)
         d['mode'] = get_method(sc.method).train_mode
         if sc.method_opts:                           # the search's settings that the training mode declares
             mode_opts = get_train_mode(overrides.get('mode', d['mode'])).opts
@@ -395,7 +396,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
                   ) -> TrainResult:
     "Train `genotype`'s evaluation network from scratch on the long-tailed training set; report balanced test accuracy (last epoch)."
     if isinstance(genotype, SearchResult): genotype = genotype.out     # the search's run folder: its genotype, and its data checked
-    if cfg is None: cfg = TrainConfig()
+    if cfg is None: cfg = _saved_config(out, TrainConfig) if resume else TrainConfig()
     if isinstance(cfg, dict): cfg = TrainConfig.from_dict(cfg)
     if isinstance(cfg, SearchConfig): raise LTDartsError('cfg is a SearchConfig: train with TrainConfig.from_search(that config or its run '
                                                          "folder, **overrides): the search's data and strategy, the training's own network and optimisation")
@@ -456,13 +457,16 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
     n_params = count_params(model)
     history, start = [], 0
     if ckpt is not None:
-        _load_model_state(model, ckpt, out); opt.load_state_dict(ckpt['opt'])
-        for l, s in zip(loaders, ckpt['loaders']): l.load_state_dict(s)
-        model.generator.set_state(ckpt['drop_path_rng'])
-        torch.set_rng_state(ckpt['torch_rng']); _set_np_state(ckpt['np_rng']); random.setstate(tuple(ckpt['py_rng']))
+        with _restoring(out/'checkpoint.pt'):     # a foreign or edited checkpoint: the one-line error (the search chapter)
+            _load_model_state(model, ckpt, out); load_optimizer_state(opt, ckpt['opt'], out/'checkpoint.pt')
+            _load_loader_states(loaders, ckpt['loaders'])
+            model.generator.set_state(ckpt['drop_path_rng'])
+            torch.set_rng_state(ckpt['torch_rng']); _set_np_state(ckpt['np_rng']); random.setstate(tuple(ckpt['py_rng']))
         history, start = list(ckpt['history']), ckpt['epoch'] + 1
         _write_history(out, history)              # drop records of the interrupted epoch, if any were written
         if verbose: print(_resume_note(out, start, cfg.epochs, changed))
+        if start >= cfg.epochs:                   # finished: no session ran, its provenance stays
+            return _finish_train(out, cfg, geno, history, n_params, count_params(model, exclude_aux=False), verbose)
     step_fn = TrainStep(model, opt, mode.loss, cfg.grad_clip, cfg.amp, cfg.step_mode, cfg.fused)   # after loading: it configures opt
     _log_session(out, cfg, dev, step_fn, start, changed, digest, data_changed)
     if verbose and ckpt is None:
