@@ -226,7 +226,8 @@ def load_optimizer_state(opt:torch.optim.Optimizer, # the optimiser
 
 # %% ../nbs/00_core.ipynb #956765ff
 RUN_BUSY = ('{folder} is in use by another process (a run going on in another terminal, notebook or sweep): wait for it to '
-            'end, or choose another output folder (if nothing runs there, e.g. its machine is gone, delete {lock})')
+            'end, or choose another output folder (the lock goes when that process ends, however it ends: delete {lock} only '
+            'on a mount without OS file locks, when the machine that ran it is gone)')
 
 @contextlib.contextmanager
 def folder_lock(folder:str|Path, # the folder to hold (made if missing)
