@@ -73,7 +73,8 @@ def data_root(root:str|Path|None=None, # explicit folder; wins over everything e
     return path
 
 # %% ../nbs/00_core.ipynb #d49eb531
-def get_device(device:str|torch.device|None='cpu') -> torch.device:
+def get_device(device:str|torch.device|None='cpu', # 'cpu', 'cuda', 'cuda:1', 'mps', 'auto' or a `torch.device` (None: 'cpu')
+              ) -> torch.device:
     "`'auto'` means CUDA if available, else MPS, else CPU; anything else is passed to `torch.device`."
     if device is None: device = 'cpu'
     if isinstance(device, torch.device): return device
@@ -84,7 +85,8 @@ def get_device(device:str|torch.device|None='cpu') -> torch.device:
     try: return torch.device(device)
     except RuntimeError as e: raise LTDartsError(f"unknown device {device!r}: use 'cpu', 'cuda', 'cuda:N', 'mps' or 'auto'") from e
 
-def available_device(device:str|torch.device|None='cpu') -> torch.device:
+def available_device(device:str|torch.device|None='cpu', # as for `get_device`
+                    ) -> torch.device:
     "`get_device`, checked against this machine: a device it lacks is a one-line error before a run starts, not a traceback."
     dev = get_device(device)
     if dev.type == 'cuda' and (dev.index or 0) >= torch.cuda.device_count():     # no GPU, or not that many
@@ -162,7 +164,9 @@ def remove_stale_tmp(folder:str|Path) -> list:
         if p.is_file() and re.fullmatch(r'\..+\.[a-z0-9_]{8}\.tmp', p.name): p.unlink(); gone.append(p)
     return gone
 
-def save_checkpoint(obj, path:str|Path):
+def save_checkpoint(obj, # tensors, numbers, strings and containers of them (what `load_checkpoint` reads back)
+                    path:str|Path, # the file to (re)place
+                   ):
     "`torch.save` `obj` to `path` atomically."
     with atomic_write(path) as f: torch.save(obj, f)
     return Path(path)
@@ -189,7 +193,10 @@ def load_checkpoint(path:str|Path, # a file written by `save_checkpoint`
         raise LTDartsError(f'checkpoint {path} cannot be read ({type(e).__name__}): it is truncated or corrupt: '
                            f'a run cannot resume from it: move its run folder away to run that run again from scratch') from None
 
-def save_json(obj, path:str|Path, indent:int|None=2):
+def save_json(obj, # anything `json.dump` writes
+              path:str|Path, # the file to (re)place
+              indent:int|None=2, # `json.dump`'s indent (None: one line)
+             ):
     "Write `obj` as JSON atomically."
     with atomic_write(path, 'w') as f: json.dump(obj, f, indent=indent)
     return Path(path)

@@ -70,7 +70,8 @@ def n_skip(genotype:Genotype, # the genotype to inspect
 # %% ../nbs/02a_genotypes.ipynb #36df8690
 _KEYS = Genotype._fields
 
-def genotype_to_dict(genotype:Genotype) -> dict:
+def genotype_to_dict(genotype:Genotype, # the architecture
+                    ) -> dict:
     "A JSON-ready dict: `{'normal': [[op, j], ...], 'normal_concat': [...], 'reduce': ..., 'reduce_concat': ...}`."
     return {'normal': [[str(op), int(j)] for op, j in genotype.normal],
             'normal_concat': [int(i) for i in genotype.normal_concat],
@@ -79,7 +80,8 @@ def genotype_to_dict(genotype:Genotype) -> dict:
 
 def _is_index(i) -> bool: return isinstance(i, Integral) and not isinstance(i, bool)   # JSON's true is not node 1
 
-def genotype_from_dict(d:dict) -> Genotype:
+def genotype_from_dict(d:dict, # what `genotype_to_dict` wrote (e.g. read from a JSON file)
+                      ) -> Genotype:
     "Inverse of `genotype_to_dict`: checks the keys and the shape of every edge and `*_concat` list (one-line `LTDartsError`)."
     if not isinstance(d, dict) or set(_KEYS) - set(d):
         raise LTDartsError(f"not a genotype: expected the keys {list(_KEYS)}, got {sorted(d) if isinstance(d, dict) else type(d).__name__}")

@@ -29,27 +29,39 @@ def progress(epoch:float, # the epoch, 0-based; may be fractional (`e + step/ste
     x = epoch / total_epochs
     return 0.0 if x < 0 else 1.0 if x > 1 else float(x)
 
-def parabolic_decay(epoch:float, total_epochs:int) -> float:
+def parabolic_decay(epoch:float, # the (fractional) epoch $T$
+                    total_epochs:int, # $T_{max}$, the run's number of epochs
+                    ) -> float:
     "BBN's default adaptor $a = 1-(T/T_{max})^2$."
     x = progress(epoch, total_epochs); return 1.0 - x*x
 
-def linear_decay(epoch:float, total_epochs:int) -> float:
+def linear_decay(epoch:float, # the (fractional) epoch $T$
+                 total_epochs:int, # $T_{max}$, the run's number of epochs
+                 ) -> float:
     "Linear decay $a = 1 - T/T_{max}$."
     return 1.0 - progress(epoch, total_epochs)
 
-def cosine_decay(epoch:float, total_epochs:int) -> float:
+def cosine_decay(epoch:float, # the (fractional) epoch $T$
+                 total_epochs:int, # $T_{max}$, the run's number of epochs
+                 ) -> float:
     "Half-cosine decay $a = (1+\\cos(\\pi T/T_{max}))/2$."
     return 0.5*(1.0 + math.cos(math.pi*progress(epoch, total_epochs)))
 
-def bbn_cosine_decay(epoch:float, total_epochs:int) -> float:
+def bbn_cosine_decay(epoch:float, # the (fractional) epoch $T$
+                     total_epochs:int, # $T_{max}$, the run's number of epochs
+                     ) -> float:
     "Quarter-cosine decay $a = \\cos(\\frac{\\pi}{2} T/T_{max})$, the cosine variant in BBN's code."
     return math.cos(0.5*math.pi*progress(epoch, total_epochs))
 
-def equal(epoch:float, total_epochs:int) -> float:
+def equal(epoch:float, # the (fractional) epoch $T$
+          total_epochs:int, # $T_{max}$, the run's number of epochs
+          ) -> float:
     "No cumulative learning: both branches always weigh $a = 1/2$."
     progress(epoch, total_epochs); return 0.5
 
-def parabolic_increase(epoch:float, total_epochs:int) -> float:
+def parabolic_increase(epoch:float, # the (fractional) epoch $T$
+                       total_epochs:int, # $T_{max}$, the run's number of epochs
+                       ) -> float:
     "The reverse order, $a = (T/T_{max})^2$: re-balancing first, conventional last."
     x = progress(epoch, total_epochs); return x*x
 

@@ -159,7 +159,10 @@ class Method:
         "Refuse, with one line, settings this method cannot build or honour (called before a run writes anything): the supernet's shape here."
         check_supernet_shape(cfg.C, cfg.layers, cfg.steps, cfg.multiplier)
 
-    def __init__(self, cfg:SearchConfig, counts:list, device):
+    def __init__(self, cfg:SearchConfig, # the search's settings
+                 counts:list, # training images per class of the weight half (what re-weighting reads)
+                 device, # where the method's tensors live (the run's device)
+                ):
         self.cfg, self.counts, self.device = cfg, list(counts), device
         self.opts = method_options(type(self).opts, cfg.method_opts, f'method {self.name!r}')
     def set_time(self, epoch:float):
@@ -269,7 +272,8 @@ class BBNAdaptiveLRMethod(BBNMethod):
 
 METHODS = {'ce': Method, 'rs': ResampleMethod, 'rw': ReweightMethod, 'bbn': BBNMethod, 'bbn_alr': BBNAdaptiveLRMethod}
 
-def get_method(name:str) -> type:
+def get_method(name:str, # a name registered in `METHODS` ('ce', 'rs', 'rw', 'bbn', 'bbn_alr' or a plugin's)
+              ) -> type:
     "The `Method` class registered as `name` (one-line error listing the valid names)."
     if name not in METHODS: raise LTDartsError(f"unknown method {name!r}: choose one of {', '.join(METHODS)}, or register "
                                                "yours in METHODS from a module named in the plugins setting")
@@ -586,7 +590,8 @@ def _write_history(out:Path, history:list):
     with atomic_write(out/'history.jsonl', 'w') as f:
         for r in history: f.write(json.dumps(r) + '\n')
 
-def load_history(run:str|Path) -> list:
+def load_history(run:str|Path, # a run folder (search or training)
+                ) -> list:
     "The per-epoch records of a run folder (`history.jsonl`)."
     p = Path(run)/'history.jsonl'
     if not p.exists(): raise LTDartsError(f'no history.jsonl in {run}: is it a run folder?')

@@ -219,7 +219,10 @@ class TrainMode:
         "Refuse, with one line, settings this mode cannot build or honour (called before a run writes anything): `NetworkCIFAR`'s shape here."
         check_network_shape(cfg.C, cfg.layers)
 
-    def __init__(self, cfg:TrainConfig, counts:list, device):
+    def __init__(self, cfg:TrainConfig, # the training's settings
+                 counts:list, # training images per class (what re-weighting reads)
+                 device, # where the mode's tensors live (the run's device)
+                ):
         self.cfg, self.counts, self.device = cfg, list(counts), device
         self.opts = method_options(type(self).opts, cfg.method_opts, f'training mode {self.name!r}')
     def samplers(self) -> tuple:
@@ -286,7 +289,8 @@ class BBNMode(TrainMode):
 
 TRAIN_MODES = {'ce': TrainMode, 'rs': ResampleMode, 'rw': ReweightMode, 'bbn': BBNMode}
 
-def get_train_mode(name:str) -> type:
+def get_train_mode(name:str, # a name registered in `TRAIN_MODES` ('ce', 'rs', 'rw', 'bbn' or a plugin's)
+                  ) -> type:
     "The `TrainMode` class registered as `name` (one-line error listing the valid names)."
     if name not in TRAIN_MODES: raise LTDartsError(f"unknown training mode {name!r}: choose one of {', '.join(TRAIN_MODES)}, or "
                                                    "register yours in TRAIN_MODES from a module named in the plugins setting")
