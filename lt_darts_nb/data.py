@@ -154,12 +154,36 @@ def _fingerprint(*files) -> str:
         st = Path(f).stat(); h.update(f'{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns};'.encode())
     return h.hexdigest()[:12]
 
+# what the CIFAR batch files may name: NumPy's array rebuilders (Python 2 wrote numpy.core, NumPy 2 writes numpy._core;
+# NumPy's pickle protocol 5 uses _frombuffer). Dicts, lists, numbers and strings need no name.
+_CIFAR_PICKLE_GLOBALS = frozenset([('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
+                                   ('numpy', 'ndarray'), ('numpy', 'dtype'),
+                                   ('numpy.core.numeric', '_frombuffer'), ('numpy._core.numeric', '_frombuffer')])
+
+class _CifarUnpickler(pickle.Unpickler):
+    "Unpickles only plain data (dicts, lists, numbers, strings, NumPy arrays): a file that names anything else is refused."
+    def __init__(self, f, path): super().__init__(f, encoding='latin1'); self.path = path
+    def find_class(self, module, name):
+        if (module, name) in _CIFAR_PICKLE_GLOBALS: return super().find_class(module, name)
+        raise LTDartsError(f'{self.path} is not a CIFAR pickle: it names {module}.{name}; delete the folder and use the offline copy or download=True')
+
+def _load_cifar_pickle(path:Path, key:str):
+    "The dict in CIFAR batch file `path` that holds `key`, unpickled with `_CifarUnpickler` (no code runs)."
+    try:
+        with open(path, 'rb') as f: d = _CifarUnpickler(f, path).load()
+    except LTDartsError: raise                          # (a ValueError too)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        raise LTDartsError(f'{path} is not a readable CIFAR pickle ({type(e).__name__}): delete the folder and use the offline copy or download=True') from None
+    if not isinstance(d, dict) or key not in d:
+        raise LTDartsError(f'{path} is not a CIFAR pickle: it holds no {key!r}; delete the folder and use the offline copy or download=True')
+    return d
+
 def _read_pickles(folder:Path, spec:dict, train:bool):
     xs, ys = [], []
     for fn in spec['train' if train else 'test']:
-        with open(folder/fn, 'rb') as f: d = pickle.load(f, encoding='latin1')
+        d = _load_cifar_pickle(folder/fn, 'data')
         xs.append(np.asarray(d['data'], dtype=np.uint8).reshape(-1, 3, 32, 32)); ys.append(np.asarray(d[spec['label_key']]))
-    with open(folder/spec['meta'], 'rb') as f: names = [str(s) for s in pickle.load(f, encoding='latin1')[spec['names_key']]]
+    names = [str(s) for s in _load_cifar_pickle(folder/spec['meta'], spec['names_key'])[spec['names_key']]]
     x = np.ascontiguousarray(np.concatenate(xs).transpose(0, 2, 3, 1))
     return x, np.concatenate(ys).astype(np.int64), names
 
