@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #473e9dcf
 from __future__ import annotations
-import os, io, stat, time, json, math, numbers, shutil, pickle, inspect, zipfile, hashlib, tempfile, warnings
+import os, io, stat, time, json, math, zlib, numbers, shutil, pickle, inspect, zipfile, hashlib, tempfile, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -200,9 +200,30 @@ def _zip_index(pos:dict, # class name -> original indices of its images, in orde
                            f'{", ".join(pos)}): point the data path at the CIFAR-10 JPEG copy as provided (see its README)')
     return int(pos[cls][int(rank)])
 
+_MAX_MEMBER = 2**20   # bytes: a member of the JPEG copy is a 32x32 JPEG of 1-2 KB; one that declares more is refused unread
+
+def _read_member(z:zipfile.ZipFile, info:zipfile.ZipInfo, zname:str) -> bytes:
+    "The bytes of member `info` of zip `zname`; a one-line error when it declares more than `_MAX_MEMBER` bytes or is damaged."
+    if info.file_size > _MAX_MEMBER:
+        raise LTDartsError(f'{info.filename} in {zname} declares {info.file_size:,} bytes, more than a 32x32 JPEG ever needs '
+                           f'({_MAX_MEMBER:,} at most): copy the dataset again')
+    try: return z.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as e:
+        raise LTDartsError(f'{info.filename} in {zname} cannot be read ({type(e).__name__}): copy the dataset again') from None
+
+def _decode_member(data:bytes, member:str, zname:str) -> np.ndarray:
+    "The uint8 (32, 32, 3) pixels of JPEG `data`, zip member `member` of `zname`; anything else is a one-line error."
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data), formats=('JPEG',)) as im:
+            if im.size != (32, 32): why = f'it is {im.size[0]}x{im.size[1]}'     # told from the header, before any pixel is decoded
+            else: a = np.asarray(im if im.mode == 'RGB' else im.convert('RGB')); why = None
+    except Exception as e: why = type(e).__name__                            # not a JPEG, truncated, ...
+    if why: raise LTDartsError(f'{member} in {zname} is not a 32x32 RGB JPEG ({why}): copy the dataset again')
+    return a
+
 def _decode_jpeg_copy(folder:Path, train:bool, verbose:bool=True):
     "`(x, y, names, seconds, present)`: `present` marks the images of a packed copy (`pack_lt`), None for a full one."
-    from PIL import Image
     split = 'train' if train else 'test'
     with np.load(folder/'labels.npz') as lab:
         y = lab[f'y_{split}'].astype(np.int64); names = [str(s) for s in lab['class_names']]
@@ -213,13 +234,13 @@ def _decode_jpeg_copy(folder:Path, train:bool, verbose:bool=True):
     if packed is not None: want[:] = False; want[packed] = True
     t0 = time.time()
     if verbose: print(f'decoding {int(want.sum()):,} JPEGs from {folder/(split + ".zip")}')
-    with zipfile.ZipFile(folder/f'{split}.zip') as z:
+    zname = f'{split}.zip'
+    with zipfile.ZipFile(folder/zname) as z:
         for info in z.infolist():
             i = _zip_index(pos, info.filename, split)
             if i is None: continue
-            with Image.open(io.BytesIO(z.read(info)), formats=('JPEG',)) as im:
-                x[i] = np.asarray(im if im.mode == 'RGB' else im.convert('RGB'))
-            seen[i] = True
+            if seen[i]: raise LTDartsError(f'{folder/zname} holds image {info.filename} twice: copy the dataset again')
+            x[i] = _decode_member(_read_member(z, info, zname), info.filename, zname); seen[i] = True
     if (want & ~seen).any():
         raise LTDartsError(f'{folder/(split + ".zip")} lacks {int((want & ~seen).sum())} of {int(want.sum())} images: copy the dataset again')
     return x, y, names, time.time() - t0, (None if packed is None else want)
@@ -499,12 +520,16 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{key}-packing-', dir=dest.parent))
     try:
-        found = 0
+        got = np.zeros(len(y), bool)                       # the images seen, wanted or not: each must come once
         with zipfile.ZipFile(src/'train.zip') as zi, zipfile.ZipFile(tmp/'train.zip', 'w') as zo:
             for info in zi.infolist():
                 i = _zip_index(pos, info.filename, 'train')
-                if i is not None and want[i]: zo.writestr(info, zi.read(info)); found += 1   # same bytes, same compression
-        if found != len(keep): raise LTDartsError(f'{src/"train.zip"} lacks {len(keep) - found} of the images asked for: copy the dataset again')
+                if i is None: continue
+                if got[i]: raise LTDartsError(f'{src/"train.zip"} holds image {info.filename} twice: copy the dataset again')
+                got[i] = True
+                if want[i]: zo.writestr(info, _read_member(zi, info, 'train.zip'))   # same bytes, same compression
+        lacking = int((want & ~got).sum())
+        if lacking: raise LTDartsError(f'{src/"train.zip"} lacks {lacking} of the images asked for: copy the dataset again')
         shutil.copyfile(src/'test.zip', tmp/'test.zip')
         packed_for = json.dumps([dict(imb_ratio=r, profile=p, seed=s) for r, p, s in asked])
         np.savez(tmp/'labels.npz', **{**labels, 'train_present': keep.astype(np.int32), 'packed_for': np.array(packed_for)})
