@@ -315,6 +315,24 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
 # %% ../nbs/01_data.ipynb #3409923c
 _SAVED = ('x_train', 'y_train', 'x_test', 'y_test', 'counts', 'class_names', 'mean', 'std', 'meta', 'imb_ratio', 'seed', 'train_idx')
 
+def _saved_problem(a:dict) -> str|None:
+    "What makes the arrays `a` of a `.npz` other than what `LTDataset.save` writes, or None."
+    num = lambda v: v.dtype.kind in 'iuf'
+    for k in ('x_train', 'x_test'):
+        if a[k].dtype != np.uint8 or a[k].ndim != 4 or a[k].shape[-1] != 3: return f'{k} is {a[k].dtype} {a[k].shape}, not uint8 (N, H, W, 3) images'
+    if a['x_test'].shape[1:3] != a['x_train'].shape[1:3]: return 'x_train and x_test differ in image size'
+    for k, x in (('y_train', 'x_train'), ('y_test', 'x_test')):
+        if a[k].dtype.kind not in 'iu' or a[k].shape != (len(a[x]),): return f'{k} is {a[k].dtype} {a[k].shape}, not {len(a[x])} integer labels'
+    for k in ('mean', 'std'):
+        if not num(a[k]) or a[k].shape != (3,): return f'{k} is {a[k].dtype} {a[k].shape}, not 3 channel values'
+    if a['counts'].dtype.kind not in 'iu' or a['counts'].ndim != 1 or a['class_names'].shape != a['counts'].shape:
+        return f"counts ({a['counts'].dtype} {a['counts'].shape}) and class_names ({a['class_names'].shape}) are not one size and one name per class"
+    if a['meta'].shape != (3,): return f"meta has shape {a['meta'].shape}, not (name, profile, source)"
+    for k in ('imb_ratio', 'seed'):
+        if not num(a[k]) or a[k].shape != (): return f'{k} is {a[k].dtype} {a[k].shape}, not one number'
+    if a['train_idx'].dtype.kind not in 'iu' or a['train_idx'].shape not in ((0,), (len(a['y_train']),)):
+        return f"train_idx is {a['train_idx'].dtype} {a['train_idx'].shape}, not an index per training image"
+
 @dataclass(repr=False)
 class LTDataset:
     "A long-tailed training set with a balanced test set, as uint8 NHWC arrays plus metadata."
@@ -390,10 +408,17 @@ class LTDataset:
         with z:
             missing = [k for k in _SAVED if k not in z.files]
             if missing: raise LTDartsError(f"{path} is not a dataset written by LTDataset.save (it lacks {', '.join(missing)}): build it with make_lt(...).save(path)")
-            name, profile, source = (str(s) for s in z['meta'])
-            return cls(name, z['x_train'], z['y_train'], z['x_test'], z['y_test'], z['counts'].tolist(),
-                       z['class_names'].tolist(), float(z['imb_ratio']), profile, tuple(z['mean']), tuple(z['std']),
-                       source, int(z['seed']), z['train_idx'] if len(z['train_idx']) else None)
+            try:
+                a = {k: z[k] for k in _SAVED}
+                why = _saved_problem(a)
+                if why is None:
+                    name, profile, source = (str(s) for s in a['meta'])
+                    return cls(name, a['x_train'], a['y_train'], a['x_test'], a['y_test'], a['counts'].tolist(),
+                               a['class_names'].tolist(), float(a['imb_ratio']), profile, tuple(a['mean']), tuple(a['std']),
+                               source, int(a['seed']), a['train_idx'] if len(a['train_idx']) else None)
+            except (ValueError, TypeError, KeyError, OSError, EOFError, zipfile.BadZipFile) as e:   # LTDartsError (a ValueError) too
+                why = (str(e).splitlines() or [''])[0] if isinstance(e, LTDartsError) else type(e).__name__
+            raise LTDartsError(f'{path} is not a dataset written by LTDataset.save ({why}): build it with make_lt(...).save(path)')
 
 # %% ../nbs/01_data.ipynb #e9006fac
 def _hsv_to_rgb(h, s, v):
