@@ -598,7 +598,7 @@ def default_group_mode(n_classes:int) -> str:
 def class_groups(counts, # training images per class
                  many:int=100, # 'threshold': many-shot if n_i > many
                  few:int=20, # 'threshold': few-shot if n_i < few
-                 mode:str='threshold', # 'threshold', 'thirds' (by size rank), or 'auto' (`default_group_mode`)
+                 mode:str='auto', # 'auto' (`default_group_mode`: thresholds for >= 50 classes, else thirds), 'threshold' or 'thirds' (by size rank)
                 ) -> dict:
     "Class indices of the many/medium/few-shot groups (`dict` of sorted int64 arrays)."
     n = np.asarray(counts)
