@@ -473,11 +473,30 @@ def synthetic_lt(counts, # training images per class (list), or one int for a ba
                      tuple(xf.mean(0)), tuple(xf.std(0) + 1e-8), f'synthetic (seed {seed})', seed)
 
 # %% ../nbs/01_data.ipynb #5199efde
-def _check_options(key:str, kwargs:dict, f, taken=(), extra=()):
-    "A one-line error for keyword arguments of `make_lt` that `f` (which builds `key`) does not take."
-    ok = sorted((set(inspect.signature(f).parameters) - set(taken)) | set(extra))
+# a run config's names (`SearchConfig`, `TrainConfig`) for make_lt's parameters and options
+_CONFIG_NAMES = dict(dataset='name', data_root='root', lt_seed='seed', synthetic_n_max='n_max', synthetic_n_classes='n_classes',
+                     synthetic_n_test='n_test_per_class', synthetic_size='size', image_size='size', folder_test='test_per_class')
+
+def _make_lt_options(kind:str) -> set:
+    "The keyword options `make_lt` passes on for a `kind` of dataset: 'synthetic' (`synthetic_lt`'s, and n_max) or 'folder' (`image_folder_lt`'s)."
+    f, taken = (synthetic_lt, ('counts', 'seed', 'imb_ratio', 'profile')) if kind == 'synthetic' else (image_folder_lt, ('path', 'imb_ratio', 'profile', 'seed', 'root'))
+    return (set(inspect.signature(f).parameters) - set(taken)) | ({'n_max'} if kind == 'synthetic' else set())
+
+def _check_options(key:str, kwargs:dict, ok=()):
+    """A one-line error for keyword arguments of `make_lt` that dataset `key` does not take (it takes `ok`): a run config's
+    name is given make_lt's (`data_root` is `root`), an option of other datasets says which, anything else lists `ok`."""
     bad = sorted(set(kwargs) - set(ok))
-    if bad: raise LTDartsError(f"make_lt({key!r}) got unexpected options {bad}: it takes {', '.join(ok)}")
+    if not bad: return
+    opts, own = {k: _make_lt_options(k) for k in ('synthetic', 'folder')}, [p for p in inspect.signature(make_lt).parameters if p != 'kwargs']
+    where = lambda p: ' and '.join(w for w in ('synthetic', 'folder') if p in opts[w]) + ' datasets'
+    says, unknown = [], []
+    for k in bad:
+        if k in _CONFIG_NAMES:
+            p = _CONFIG_NAMES[k]; says.append(f'{k} is {p} here' + ('' if p in own or p in ok else f', for {where(p)} only'))
+        elif k in opts['synthetic'] | opts['folder']: says.append(f'{k} applies to {where(k)} only')
+        else: unknown.append(k)
+    if unknown: says.append(f"it takes {', '.join(sorted(ok))}" if ok else f"it takes no options beyond {', '.join(own)}")
+    raise LTDartsError(f"make_lt({key!r}) got unexpected options {bad}: {'; '.join(says)}")
 
 def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:/path/to/images' (`image_folder_lt`)
             imb_ratio:float|None=100, # n_max / n_min >= 1; the default 100 applies to folders too: None or 1 keeps a folder's natural class sizes
@@ -490,15 +509,15 @@ def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:
     "Long-tailed training subset + balanced test set of `name` as an `LTDataset` (ratio 100 unless told, folders included)."
     key = dataset_name(name)
     if key.startswith(FOLDER_PREFIX):
-        _check_options(key, kwargs, image_folder_lt, taken=('path', 'imb_ratio', 'profile', 'seed', 'root'))
+        _check_options(key, kwargs, _make_lt_options('folder'))
         return image_folder_lt(key[len(FOLDER_PREFIX):], imb_ratio, profile, seed=seed, root=root, **kwargs)
     if imb_ratio is None: raise LTDartsError(f'imb_ratio=None (natural class sizes) is for folder datasets; {key} needs a ratio >= 1, e.g. 100')
     _check_ratio(imb_ratio)
     if key == 'synthetic':
-        _check_options(key, kwargs, synthetic_lt, taken=('counts', 'seed', 'imb_ratio', 'profile'), extra=('n_max',))
+        _check_options(key, kwargs, _make_lt_options('synthetic'))
         n_max, C = kwargs.pop('n_max', 500), kwargs.pop('n_classes', 10)
         return synthetic_lt(lt_counts(n_max, C, imb_ratio, profile), seed=seed, imb_ratio=imb_ratio, profile=profile, **kwargs)
-    if kwargs: raise LTDartsError(f'make_lt({key!r}) got unexpected options {sorted(kwargs)}: they apply to synthetic data only')
+    _check_options(key, kwargs)                      # CIFAR takes no options
     x, y, info = load_cifar(key, root, True, download, return_info=True, partial=True)
     xt, yt = load_cifar(key, root, False, download)
     C = _CIFAR[key]['n_classes']
