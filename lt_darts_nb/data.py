@@ -532,12 +532,19 @@ def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:
                      float(imb_ratio), profile, _CIFAR[key]['mean'], _CIFAR[key]['std'], info['source'], seed, idx)
 
 # %% ../nbs/01_data.ipynb #834baf4d
+def _pack_values(v, typ:type, what:str) -> list:
+    "`pack_lt`'s ratios, seeds or profiles as a list of `typ`: one value, a list, or comma-separated text ('100,50') as `lt_darts_pack` takes."
+    items = [s.strip() for s in v.split(',') if s.strip()] if isinstance(v, str) else list(tuplify(v))
+    try: return [typ(x) for x in items]
+    except (TypeError, ValueError):
+        raise LTDartsError(f"pack_lt cannot read {what} {v!r}: give one value, a list, or comma-separated text such as {'100,50' if typ is float else '0,1' if typ is int else 'exp,step'!r}") from None
+
 def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothing is overwritten)
-            imb_ratios=(100,), # the imbalance ratios the packed copy must serve (one or a list)
-            seeds=(0,), # the subset draws (`lt_seed`) it must serve (one or a list)
-            profiles=('exp',), # the profiles it must serve (one or a list)
-            name:str='cifar10', # 'cifar10' or 'cifar100'
-            root:str|Path|None=None, # the folder holding the offline JPEG copy `<name>/` (default `data_root()`)
+            imb_ratios=(100,), # the imbalance ratios the packed copy must serve: one, a list, or comma-separated text ('100,50'; `lt_darts_pack --ratios`)
+            seeds=(0,), # the subset draws (`lt_seed`) it must serve: one, a list, or comma-separated text (`lt_darts_pack --seeds`)
+            profiles=('exp',), # the profiles it must serve: one, a list, or comma-separated text (`lt_darts_pack --profiles`)
+            name:str='cifar10', # 'cifar10' or 'cifar100' (`lt_darts_pack --dataset`)
+            root:str|Path|None=None, # the folder holding the offline JPEG copy `<name>/` (default `data_root()`; `lt_darts_pack --data_root`)
             verbose:bool=True, # print what was written
            ) -> Path:
     """Write `out/<name>/{train.zip, test.zip, labels.npz}`: the offline JPEG copy with the whole test set and only the
@@ -554,7 +561,8 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
         raise LTDartsError(f'{dest.parent} is a run folder (it holds config.json): pack into a folder of its own, e.g. gpu_data')
     with np.load(src/'labels.npz') as lab: labels = {k: lab[k] for k in lab.files}
     y = labels['y_train'].astype(np.int64); names = [str(s) for s in labels['class_names']]
-    asked = [(float(r), str(p), int(s)) for r in tuplify(imb_ratios) for p in tuplify(profiles) for s in tuplify(seeds)]
+    asked = [(r, p, s) for r in _pack_values(imb_ratios, float, 'imb_ratios') for p in _pack_values(profiles, str, 'profiles')
+             for s in _pack_values(seeds, int, 'seeds')]
     if not asked: raise LTDartsError('pack_lt needs at least one ratio, profile and seed')
     keep = np.unique(np.concatenate([lt_indices(y, r, profile=p, seed=s) for r, p, s in asked]))
     if 'train_present' in labels and not np.isin(keep, labels['train_present']).all():   # packing a packed copy
