@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_data.ipynb #473e9dcf
 from __future__ import annotations
-import os, io, stat, time, json, math, numbers, shutil, pickle, inspect, zipfile, hashlib, tempfile, warnings
+import os, io, stat, time, json, math, zlib, numbers, shutil, pickle, inspect, zipfile, hashlib, tempfile, warnings
 from dataclasses import dataclass
 from pathlib import Path
 import numpy as np
@@ -154,12 +154,36 @@ def _fingerprint(*files) -> str:
         st = Path(f).stat(); h.update(f'{Path(f).resolve()}|{st.st_size}|{st.st_mtime_ns};'.encode())
     return h.hexdigest()[:12]
 
+# what the CIFAR batch files may name: NumPy's array rebuilders (Python 2 wrote numpy.core, NumPy 2 writes numpy._core;
+# NumPy's pickle protocol 5 uses _frombuffer). Dicts, lists, numbers and strings need no name.
+_CIFAR_PICKLE_GLOBALS = frozenset([('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
+                                   ('numpy', 'ndarray'), ('numpy', 'dtype'),
+                                   ('numpy.core.numeric', '_frombuffer'), ('numpy._core.numeric', '_frombuffer')])
+
+class _CifarUnpickler(pickle.Unpickler):
+    "Unpickles only plain data (dicts, lists, numbers, strings, NumPy arrays): a file that names anything else is refused."
+    def __init__(self, f, path): super().__init__(f, encoding='latin1'); self.path = path
+    def find_class(self, module, name):
+        if (module, name) in _CIFAR_PICKLE_GLOBALS: return super().find_class(module, name)
+        raise LTDartsError(f'{self.path} is not a CIFAR pickle: it names {module}.{name}; delete the folder and use the offline copy or download=True')
+
+def _load_cifar_pickle(path:Path, key:str):
+    "The dict in CIFAR batch file `path` that holds `key`, unpickled with `_CifarUnpickler` (no code runs)."
+    try:
+        with open(path, 'rb') as f: d = _CifarUnpickler(f, path).load()
+    except LTDartsError: raise                          # (a ValueError too)
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        raise LTDartsError(f'{path} is not a readable CIFAR pickle ({type(e).__name__}): delete the folder and use the offline copy or download=True') from None
+    if not isinstance(d, dict) or key not in d:
+        raise LTDartsError(f'{path} is not a CIFAR pickle: it holds no {key!r}; delete the folder and use the offline copy or download=True')
+    return d
+
 def _read_pickles(folder:Path, spec:dict, train:bool):
     xs, ys = [], []
     for fn in spec['train' if train else 'test']:
-        with open(folder/fn, 'rb') as f: d = pickle.load(f, encoding='latin1')
+        d = _load_cifar_pickle(folder/fn, 'data')
         xs.append(np.asarray(d['data'], dtype=np.uint8).reshape(-1, 3, 32, 32)); ys.append(np.asarray(d[spec['label_key']]))
-    with open(folder/spec['meta'], 'rb') as f: names = [str(s) for s in pickle.load(f, encoding='latin1')[spec['names_key']]]
+    names = [str(s) for s in _load_cifar_pickle(folder/spec['meta'], spec['names_key'])[spec['names_key']]]
     x = np.ascontiguousarray(np.concatenate(xs).transpose(0, 2, 3, 1))
     return x, np.concatenate(ys).astype(np.int64), names
 
@@ -176,9 +200,30 @@ def _zip_index(pos:dict, # class name -> original indices of its images, in orde
                            f'{", ".join(pos)}): point the data path at the CIFAR-10 JPEG copy as provided (see its README)')
     return int(pos[cls][int(rank)])
 
+_MAX_MEMBER = 2**20   # bytes: a member of the JPEG copy is a 32x32 JPEG of 1-2 KB; one that declares more is refused unread
+
+def _read_member(z:zipfile.ZipFile, info:zipfile.ZipInfo, zname:str) -> bytes:
+    "The bytes of member `info` of zip `zname`; a one-line error when it declares more than `_MAX_MEMBER` bytes or is damaged."
+    if info.file_size > _MAX_MEMBER:
+        raise LTDartsError(f'{info.filename} in {zname} declares {info.file_size:,} bytes, more than a 32x32 JPEG ever needs '
+                           f'({_MAX_MEMBER:,} at most): copy the dataset again')
+    try: return z.read(info)
+    except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as e:
+        raise LTDartsError(f'{info.filename} in {zname} cannot be read ({type(e).__name__}): copy the dataset again') from None
+
+def _decode_member(data:bytes, member:str, zname:str) -> np.ndarray:
+    "The uint8 (32, 32, 3) pixels of JPEG `data`, zip member `member` of `zname`; anything else is a one-line error."
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data), formats=('JPEG',)) as im:
+            if im.size != (32, 32): why = f'it is {im.size[0]}x{im.size[1]}'     # told from the header, before any pixel is decoded
+            else: a = np.asarray(im if im.mode == 'RGB' else im.convert('RGB')); why = None
+    except Exception as e: why = type(e).__name__                            # not a JPEG, truncated, ...
+    if why: raise LTDartsError(f'{member} in {zname} is not a 32x32 RGB JPEG ({why}): copy the dataset again')
+    return a
+
 def _decode_jpeg_copy(folder:Path, train:bool, verbose:bool=True):
     "`(x, y, names, seconds, present)`: `present` marks the images of a packed copy (`pack_lt`), None for a full one."
-    from PIL import Image
     split = 'train' if train else 'test'
     with np.load(folder/'labels.npz') as lab:
         y = lab[f'y_{split}'].astype(np.int64); names = [str(s) for s in lab['class_names']]
@@ -189,13 +234,13 @@ def _decode_jpeg_copy(folder:Path, train:bool, verbose:bool=True):
     if packed is not None: want[:] = False; want[packed] = True
     t0 = time.time()
     if verbose: print(f'decoding {int(want.sum()):,} JPEGs from {folder/(split + ".zip")}')
-    with zipfile.ZipFile(folder/f'{split}.zip') as z:
+    zname = f'{split}.zip'
+    with zipfile.ZipFile(folder/zname) as z:
         for info in z.infolist():
             i = _zip_index(pos, info.filename, split)
             if i is None: continue
-            with Image.open(io.BytesIO(z.read(info)), formats=('JPEG',)) as im:
-                x[i] = np.asarray(im if im.mode == 'RGB' else im.convert('RGB'))
-            seen[i] = True
+            if seen[i]: raise LTDartsError(f'{folder/zname} holds image {info.filename} twice: copy the dataset again')
+            x[i] = _decode_member(_read_member(z, info, zname), info.filename, zname); seen[i] = True
     if (want & ~seen).any():
         raise LTDartsError(f'{folder/(split + ".zip")} lacks {int((want & ~seen).sum())} of {int(want.sum())} images: copy the dataset again')
     return x, y, names, time.time() - t0, (None if packed is None else want)
@@ -269,6 +314,24 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
 
 # %% ../nbs/01_data.ipynb #3409923c
 _SAVED = ('x_train', 'y_train', 'x_test', 'y_test', 'counts', 'class_names', 'mean', 'std', 'meta', 'imb_ratio', 'seed', 'train_idx')
+
+def _saved_problem(a:dict) -> str|None:
+    "What makes the arrays `a` of a `.npz` other than what `LTDataset.save` writes, or None."
+    num = lambda v: v.dtype.kind in 'iuf'
+    for k in ('x_train', 'x_test'):
+        if a[k].dtype != np.uint8 or a[k].ndim != 4 or a[k].shape[-1] != 3: return f'{k} is {a[k].dtype} {a[k].shape}, not uint8 (N, H, W, 3) images'
+    if a['x_test'].shape[1:3] != a['x_train'].shape[1:3]: return 'x_train and x_test differ in image size'
+    for k, x in (('y_train', 'x_train'), ('y_test', 'x_test')):
+        if a[k].dtype.kind not in 'iu' or a[k].shape != (len(a[x]),): return f'{k} is {a[k].dtype} {a[k].shape}, not {len(a[x])} integer labels'
+    for k in ('mean', 'std'):
+        if not num(a[k]) or a[k].shape != (3,): return f'{k} is {a[k].dtype} {a[k].shape}, not 3 channel values'
+    if a['counts'].dtype.kind not in 'iu' or a['counts'].ndim != 1 or a['class_names'].shape != a['counts'].shape:
+        return f"counts ({a['counts'].dtype} {a['counts'].shape}) and class_names ({a['class_names'].shape}) are not one size and one name per class"
+    if a['meta'].shape != (3,): return f"meta has shape {a['meta'].shape}, not (name, profile, source)"
+    for k in ('imb_ratio', 'seed'):
+        if not num(a[k]) or a[k].shape != (): return f'{k} is {a[k].dtype} {a[k].shape}, not one number'
+    if a['train_idx'].dtype.kind not in 'iu' or a['train_idx'].shape not in ((0,), (len(a['y_train']),)):
+        return f"train_idx is {a['train_idx'].dtype} {a['train_idx'].shape}, not an index per training image"
 
 @dataclass(repr=False)
 class LTDataset:
@@ -345,10 +408,17 @@ class LTDataset:
         with z:
             missing = [k for k in _SAVED if k not in z.files]
             if missing: raise LTDartsError(f"{path} is not a dataset written by LTDataset.save (it lacks {', '.join(missing)}): build it with make_lt(...).save(path)")
-            name, profile, source = (str(s) for s in z['meta'])
-            return cls(name, z['x_train'], z['y_train'], z['x_test'], z['y_test'], z['counts'].tolist(),
-                       z['class_names'].tolist(), float(z['imb_ratio']), profile, tuple(z['mean']), tuple(z['std']),
-                       source, int(z['seed']), z['train_idx'] if len(z['train_idx']) else None)
+            try:
+                a = {k: z[k] for k in _SAVED}
+                why = _saved_problem(a)
+                if why is None:
+                    name, profile, source = (str(s) for s in a['meta'])
+                    return cls(name, a['x_train'], a['y_train'], a['x_test'], a['y_test'], a['counts'].tolist(),
+                               a['class_names'].tolist(), float(a['imb_ratio']), profile, tuple(a['mean']), tuple(a['std']),
+                               source, int(a['seed']), a['train_idx'] if len(a['train_idx']) else None)
+            except (ValueError, TypeError, KeyError, OSError, EOFError, zipfile.BadZipFile) as e:   # LTDartsError (a ValueError) too
+                why = (str(e).splitlines() or [''])[0] if isinstance(e, LTDartsError) else type(e).__name__
+            raise LTDartsError(f'{path} is not a dataset written by LTDataset.save ({why}): build it with make_lt(...).save(path)')
 
 # %% ../nbs/01_data.ipynb #e9006fac
 def _hsv_to_rgb(h, s, v):
@@ -403,11 +473,30 @@ def synthetic_lt(counts, # training images per class (list), or one int for a ba
                      tuple(xf.mean(0)), tuple(xf.std(0) + 1e-8), f'synthetic (seed {seed})', seed)
 
 # %% ../nbs/01_data.ipynb #5199efde
-def _check_options(key:str, kwargs:dict, f, taken=(), extra=()):
-    "A one-line error for keyword arguments of `make_lt` that `f` (which builds `key`) does not take."
-    ok = sorted((set(inspect.signature(f).parameters) - set(taken)) | set(extra))
+# a run config's names (`SearchConfig`, `TrainConfig`) for make_lt's parameters and options
+_CONFIG_NAMES = dict(dataset='name', data_root='root', lt_seed='seed', synthetic_n_max='n_max', synthetic_n_classes='n_classes',
+                     synthetic_n_test='n_test_per_class', synthetic_size='size', image_size='size', folder_test='test_per_class')
+
+def _make_lt_options(kind:str) -> set:
+    "The keyword options `make_lt` passes on for a `kind` of dataset: 'synthetic' (`synthetic_lt`'s, and n_max) or 'folder' (`image_folder_lt`'s)."
+    f, taken = (synthetic_lt, ('counts', 'seed', 'imb_ratio', 'profile')) if kind == 'synthetic' else (image_folder_lt, ('path', 'imb_ratio', 'profile', 'seed', 'root'))
+    return (set(inspect.signature(f).parameters) - set(taken)) | ({'n_max'} if kind == 'synthetic' else set())
+
+def _check_options(key:str, kwargs:dict, ok=()):
+    """A one-line error for keyword arguments of `make_lt` that dataset `key` does not take (it takes `ok`): a run config's
+    name is given make_lt's (`data_root` is `root`), an option of other datasets says which, anything else lists `ok`."""
     bad = sorted(set(kwargs) - set(ok))
-    if bad: raise LTDartsError(f"make_lt({key!r}) got unexpected options {bad}: it takes {', '.join(ok)}")
+    if not bad: return
+    opts, own = {k: _make_lt_options(k) for k in ('synthetic', 'folder')}, [p for p in inspect.signature(make_lt).parameters if p != 'kwargs']
+    where = lambda p: ' and '.join(w for w in ('synthetic', 'folder') if p in opts[w]) + ' datasets'
+    says, unknown = [], []
+    for k in bad:
+        if k in _CONFIG_NAMES:
+            p = _CONFIG_NAMES[k]; says.append(f'{k} is {p} here' + ('' if p in own or p in ok else f', for {where(p)} only'))
+        elif k in opts['synthetic'] | opts['folder']: says.append(f'{k} applies to {where(k)} only')
+        else: unknown.append(k)
+    if unknown: says.append(f"it takes {', '.join(sorted(ok))}" if ok else f"it takes no options beyond {', '.join(own)}")
+    raise LTDartsError(f"make_lt({key!r}) got unexpected options {bad}: {'; '.join(says)}")
 
 def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:/path/to/images' (`image_folder_lt`)
             imb_ratio:float|None=100, # n_max / n_min >= 1; the default 100 applies to folders too: None or 1 keeps a folder's natural class sizes
@@ -420,15 +509,15 @@ def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:
     "Long-tailed training subset + balanced test set of `name` as an `LTDataset` (ratio 100 unless told, folders included)."
     key = dataset_name(name)
     if key.startswith(FOLDER_PREFIX):
-        _check_options(key, kwargs, image_folder_lt, taken=('path', 'imb_ratio', 'profile', 'seed', 'root'))
+        _check_options(key, kwargs, _make_lt_options('folder'))
         return image_folder_lt(key[len(FOLDER_PREFIX):], imb_ratio, profile, seed=seed, root=root, **kwargs)
     if imb_ratio is None: raise LTDartsError(f'imb_ratio=None (natural class sizes) is for folder datasets; {key} needs a ratio >= 1, e.g. 100')
     _check_ratio(imb_ratio)
     if key == 'synthetic':
-        _check_options(key, kwargs, synthetic_lt, taken=('counts', 'seed', 'imb_ratio', 'profile'), extra=('n_max',))
+        _check_options(key, kwargs, _make_lt_options('synthetic'))
         n_max, C = kwargs.pop('n_max', 500), kwargs.pop('n_classes', 10)
         return synthetic_lt(lt_counts(n_max, C, imb_ratio, profile), seed=seed, imb_ratio=imb_ratio, profile=profile, **kwargs)
-    if kwargs: raise LTDartsError(f'make_lt({key!r}) got unexpected options {sorted(kwargs)}: they apply to synthetic data only')
+    _check_options(key, kwargs)                      # CIFAR takes no options
     x, y, info = load_cifar(key, root, True, download, return_info=True, partial=True)
     xt, yt = load_cifar(key, root, False, download)
     C = _CIFAR[key]['n_classes']
@@ -443,12 +532,19 @@ def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:
                      float(imb_ratio), profile, _CIFAR[key]['mean'], _CIFAR[key]['std'], info['source'], seed, idx)
 
 # %% ../nbs/01_data.ipynb #834baf4d
+def _pack_values(v, typ:type, what:str) -> list:
+    "`pack_lt`'s ratios, seeds or profiles as a list of `typ`: one value, a list, or comma-separated text ('100,50') as `lt_darts_pack` takes."
+    items = [s.strip() for s in v.split(',') if s.strip()] if isinstance(v, str) else list(tuplify(v))
+    try: return [typ(x) for x in items]
+    except (TypeError, ValueError):
+        raise LTDartsError(f"pack_lt cannot read {what} {v!r}: give one value, a list, or comma-separated text such as {'100,50' if typ is float else '0,1' if typ is int else 'exp,step'!r}") from None
+
 def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothing is overwritten)
-            imb_ratios=(100,), # the imbalance ratios the packed copy must serve (one or a list)
-            seeds=(0,), # the subset draws (`lt_seed`) it must serve (one or a list)
-            profiles=('exp',), # the profiles it must serve (one or a list)
-            name:str='cifar10', # 'cifar10' or 'cifar100'
-            root:str|Path|None=None, # the folder holding the offline JPEG copy `<name>/` (default `data_root()`)
+            imb_ratios=(100,), # the imbalance ratios the packed copy must serve: one, a list, or comma-separated text ('100,50'; `lt_darts_pack --ratios`)
+            seeds=(0,), # the subset draws (`lt_seed`) it must serve: one, a list, or comma-separated text (`lt_darts_pack --seeds`)
+            profiles=('exp',), # the profiles it must serve: one, a list, or comma-separated text (`lt_darts_pack --profiles`)
+            name:str='cifar10', # 'cifar10' or 'cifar100' (`lt_darts_pack --dataset`)
+            root:str|Path|None=None, # the folder holding the offline JPEG copy `<name>/` (default `data_root()`; `lt_darts_pack --data_root`)
             verbose:bool=True, # print what was written
            ) -> Path:
     """Write `out/<name>/{train.zip, test.zip, labels.npz}`: the offline JPEG copy with the whole test set and only the
@@ -465,7 +561,8 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
         raise LTDartsError(f'{dest.parent} is a run folder (it holds config.json): pack into a folder of its own, e.g. gpu_data')
     with np.load(src/'labels.npz') as lab: labels = {k: lab[k] for k in lab.files}
     y = labels['y_train'].astype(np.int64); names = [str(s) for s in labels['class_names']]
-    asked = [(float(r), str(p), int(s)) for r in tuplify(imb_ratios) for p in tuplify(profiles) for s in tuplify(seeds)]
+    asked = [(r, p, s) for r in _pack_values(imb_ratios, float, 'imb_ratios') for p in _pack_values(profiles, str, 'profiles')
+             for s in _pack_values(seeds, int, 'seeds')]
     if not asked: raise LTDartsError('pack_lt needs at least one ratio, profile and seed')
     keep = np.unique(np.concatenate([lt_indices(y, r, profile=p, seed=s) for r, p, s in asked]))
     if 'train_present' in labels and not np.isin(keep, labels['train_present']).all():   # packing a packed copy
@@ -475,12 +572,16 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f'.{key}-packing-', dir=dest.parent))
     try:
-        found = 0
+        got = np.zeros(len(y), bool)                       # the images seen, wanted or not: each must come once
         with zipfile.ZipFile(src/'train.zip') as zi, zipfile.ZipFile(tmp/'train.zip', 'w') as zo:
             for info in zi.infolist():
                 i = _zip_index(pos, info.filename, 'train')
-                if i is not None and want[i]: zo.writestr(info, zi.read(info)); found += 1   # same bytes, same compression
-        if found != len(keep): raise LTDartsError(f'{src/"train.zip"} lacks {len(keep) - found} of the images asked for: copy the dataset again')
+                if i is None: continue
+                if got[i]: raise LTDartsError(f'{src/"train.zip"} holds image {info.filename} twice: copy the dataset again')
+                got[i] = True
+                if want[i]: zo.writestr(info, _read_member(zi, info, 'train.zip'))   # same bytes, same compression
+        lacking = int((want & ~got).sum())
+        if lacking: raise LTDartsError(f'{src/"train.zip"} lacks {lacking} of the images asked for: copy the dataset again')
         shutil.copyfile(src/'test.zip', tmp/'test.zip')
         packed_for = json.dumps([dict(imb_ratio=r, profile=p, seed=s) for r, p, s in asked])
         np.savez(tmp/'labels.npz', **{**labels, 'train_present': keep.astype(np.int32), 'packed_for': np.array(packed_for)})
@@ -524,7 +625,7 @@ def default_group_mode(n_classes:int) -> str:
 def class_groups(counts, # training images per class
                  many:int=100, # 'threshold': many-shot if n_i > many
                  few:int=20, # 'threshold': few-shot if n_i < few
-                 mode:str='threshold', # 'threshold', 'thirds' (by size rank), or 'auto' (`default_group_mode`)
+                 mode:str='auto', # 'auto' (`default_group_mode`: thresholds for >= 50 classes, else thirds), 'threshold' or 'thirds' (by size rank)
                 ) -> dict:
     "Class indices of the many/medium/few-shot groups (`dict` of sorted int64 arrays)."
     n = np.asarray(counts)
