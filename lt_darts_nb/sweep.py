@@ -22,7 +22,7 @@ __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EV
            'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults',
            'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'device_slots', 'spread',
            'make_sweep', 'mps_active', 'sharing_note', 'split_variant', 'parse_variants', 'shared_searches',
-           'stage_state', 'Cell', 'cell_name', 'ratio_text', 'cell_commands', 'config_diff', 'evaluated_search',
+           'stage_state', 'SweepCell', 'cell_name', 'ratio_text', 'cell_commands', 'config_diff', 'evaluated_search',
            'plan_sweep', 'error_line', 'exit_error', 'run_cell', 'on_device', 'DevicePool', 'run_local', 'run_submitit',
            'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table',
            'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
@@ -419,7 +419,7 @@ def stage_state(run:str|Path) -> str:
     return 'new'
 
 @dataclass
-class Cell:
+class SweepCell:
     "One unit of work: the search of (method, ratio, variant, seed), then its evaluation (`train_args` None: search only)."
     method:str # the method
     ratio:float # the imbalance ratio
@@ -460,7 +460,7 @@ def ratio_text(ratio:float) -> str:
 
 ENTRY_MODULE = 'lt_darts_nb.cli'     # `python -m lt_darts_nb.cli COMMAND ...` runs a console command (the CLI chapter)
 
-def cell_commands(cell:Cell, # the cell
+def cell_commands(cell:SweepCell, # the cell
                   python:str|None=None, # the interpreter (default: `sys.executable`)
                  ) -> list[tuple[str, list[str]]]:
     "`[(stage, argv), ...]`: the processes of a cell, in order."
@@ -528,7 +528,7 @@ def _stale_train(t:Path, s:Path) -> str:
     return ''
 
 def plan_sweep(cfg:SweepConfig, # the sweep
-              ) -> list[Cell]:
+              ) -> list[SweepCell]:
     "The cells of the grid in run order (seed, then ratio, then method, then variant), devices round-robin in that order, checked against the run folders already there."
     root = Path(cfg.root)
     if cfg.executor != 'local': root = root.resolve()       # cluster workers need absolute paths (a shared filesystem)
@@ -570,7 +570,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             targs = to_flags({**topts, **{k: getattr(tc, k) for k in TrainConfig.EXEC_FIELDS},
                               'device': dev}, tdef, spell=TrainConfig.EXEC_FIELDS)
         sargs = to_flags({**sopts, **{k: sopts.get(k, sdef[k]) for k in SearchConfig.EXEC_FIELDS}, 'device': dev}, sdef, spell=SearchConfig.EXEC_FIELDS)
-        cell = Cell(m, float(r), int(s), str(d), dev, sargs, targs, variant=v)
+        cell = SweepCell(m, float(r), int(s), str(d), dev, sargs, targs, variant=v)
         if share: cell.search_of, cell.search_dir = share[0], str(share[1])
         if share and not cfg.train: continue      # evaluates another variant's search, and no evaluation runs: nothing to do
         cells.append(cell)
@@ -669,7 +669,7 @@ def _interrupt(grace:float=15.0):
 
 def _now() -> str: return time.strftime('%Y-%m-%d %H:%M:%S')
 
-def run_cell(cell:Cell, # the cell
+def run_cell(cell:SweepCell, # the cell
              python:str|None=None, # the interpreter (default: `sys.executable` of the worker)
             ) -> dict:
     "Run a cell's stages in order (finished skipped, killed resumed); write command.txt, log.txt, status.json; return the status."
@@ -747,7 +747,7 @@ def _waiting(cells:list) -> tuple[list, dict]:
         else: ready.append(c)
     return ready, waiting
 
-def _lost(c:Cell, e:BaseException, log=None) -> dict:
+def _lost(c:SweepCell, e:BaseException, log=None) -> dict:
     "The status of a cell whose job ended without returning one (the worker raised, the job was killed), saved as its status.json."
     st = dict(cell=c.name, status='failed', stage=next((s for s in c.stages if c.state(s) != 'done'), ''), ended=_now(),
               error=f"its job ended without a status ({_one_line(e)})" + (f"; the job's log: {log}" if log else ''))
@@ -778,9 +778,9 @@ def _drive(cells:list, submit, wait_one, get, verbose:bool, poll:float=POLL_S, j
         for name in [n for n, ws in waiting.items() if ws[0].state('search') == 'done']: start(waiting.pop(name))
     return out
 
-def on_device(cell:Cell, # a planned cell
+def on_device(cell:SweepCell, # a planned cell
               device:str, # the device its processes run on
-             ) -> Cell:
+             ) -> SweepCell:
     "The cell with its processes on `device` (its commands' `--device` too)."
     if device == cell.device: return cell
     put = lambda a: None if a is None else [device if i and a[i - 1] == '--device' else x for i, x in enumerate(a)]
@@ -793,7 +793,7 @@ class DevicePool:
         self.slots, self.running, self.cv = dict(slots), dict.fromkeys(slots, 0), threading.Condition()
     @property
     def free(self) -> dict: return {d: n - self.running[d] for d, n in self.slots.items()}
-    def run(self, cell:Cell, run=None):
+    def run(self, cell:SweepCell, run=None):
         "`run(cell)` (default `run_cell`) with the cell on the device `_freest` picks, once one has a slot."
         with self.cv:
             self.cv.wait_for(lambda: max(self.free.values()) > 0)
@@ -1329,11 +1329,11 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     return _planned(every, cells)
 
 @delegates(make_sweep)
-def run_sweep(dry_run:bool=False, # print the plan and the commands; run and write nothing
+def run_sweep(*, dry_run:bool=False, # print the plan and the commands; run and write nothing
               verbose:bool=True, # print the plan, a line per finished cell, and the summary table
               **kwargs, # the arguments of `make_sweep`: root, methods, ratios, seeds, search_opts, train, train_opts, device, jobs, ...
              ) -> list[dict]:
-    "Run a grid of searches (then evaluations) as separate processes, skipping finished and resuming killed runs; save and return the table rows."
+    "Run a grid of searches (then evaluations) as separate processes, skipping finished and resuming killed runs; save and return the table rows (keyword arguments only)."
     return launch_sweep(make_sweep(**kwargs), dry_run=dry_run, verbose=verbose)
 
 run_sweep.__delwrap__ = make_sweep       # argument help (docments) comes from make_sweep's comments
