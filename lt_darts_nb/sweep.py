@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os, sys, csv, io, inspect, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess, tempfile, hashlib
 import operator
-import re, threading, warnings, contextlib
+import re, threading, warnings, contextlib, errno
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, fields, replace, MISSING
 from pathlib import Path
@@ -136,6 +136,10 @@ def _fmt(v) -> str:
     if isinstance(v, float): return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
     return str(v)
 
+def _flag(k:str, s:str) -> list[str]:
+    "`['--k', s]`, or `['--k=s']` when `s` starts with '-' (argparse would take it for an option and say 'expected one argument')."
+    return [f'--{k}={s}'] if s.startswith('-') else [f'--{k}', s]
+
 def to_flags(opts:dict, # option values
              defaults:dict|None=None, # `field_defaults` of the command's config (for booleans whose default is on)
              spell:tuple=(), # booleans to write even at their default (`--name` or `--no-name`): a resume must not keep the saved value
@@ -149,7 +153,7 @@ def to_flags(opts:dict, # option values
             if v and (not on or k in spell): out.append(f'--{k}')
             elif not v and (on or k in spell): out.append(f'--no-{k}')
             continue
-        out += [f'--{k}', _fmt(v)]
+        out += _flag(k, _fmt(v))
     return out
 
 # %% ../nbs/14_sweep.ipynb #94f8a533
@@ -466,9 +470,9 @@ def cell_commands(cell:SweepCell, # the cell
     "`[(stage, argv), ...]`: the processes of a cell, in order."
     py = python or sys.executable
     d = Path(cell.dir)
-    out = [] if cell.search_of else [('search', [py, '-m', ENTRY_MODULE, 'lt_darts_search', '--out', str(d/'search'), '--resume', *cell.search_args])]
-    if cell.train_args is not None:
-        out.append(('train', [py, '-m', ENTRY_MODULE, 'lt_darts_train', '--genotype', str(cell.search_path), '--out', str(d/'train'),
+    out = [] if cell.search_of else [('search', [py, '-m', ENTRY_MODULE, 'lt_darts_search', *_flag('out', str(d/'search')), '--resume', *cell.search_args])]
+    if cell.train_args is not None:       # (a root such as '-runs' is a folder too: `_flag`)
+        out.append(('train', [py, '-m', ENTRY_MODULE, 'lt_darts_train', *_flag('genotype', str(cell.search_path)), *_flag('out', str(d/'train')),
                               '--resume', *cell.train_args]))
     return out
 
@@ -669,6 +673,16 @@ def _interrupt(grace:float=15.0):
 
 def _now() -> str: return time.strftime('%Y-%m-%d %H:%M:%S')
 
+def _open_log(p:Path):
+    "`p` opened to append, line-buffered; a symbolic link is refused (one-line error), never followed: a downloaded sweep folder must not make the sweep append to another file."
+    why = f'{p} is a symbolic link: delete it (a sweep writes its own log)'
+    if p.is_symlink(): raise LTDartsError(why)
+    try: fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o666)   # a link made since: ELOOP
+    except OSError as e:
+        if e.errno == errno.ELOOP or p.is_symlink(): raise LTDartsError(why) from None
+        raise
+    return open(fd, 'a', buffering=1)
+
 def run_cell(cell:SweepCell, # the cell
              python:str|None=None, # the interpreter (default: `sys.executable` of the worker)
             ) -> dict:
@@ -680,7 +694,12 @@ def run_cell(cell:SweepCell, # the cell
     env = dict(os.environ, **cell.env, PYTHONUNBUFFERED='1', TQDM_MININTERVAL='30')
     if cell.threads and 'OMP_NUM_THREADS' not in env: env['OMP_NUM_THREADS'] = str(cell.threads)
     st = dict(cell=cell.name, status='done', host=platform.node(), device=cell.device, started=_now(), stages={})
-    with open(d/'log.txt', 'a', buffering=1) as log:
+    try: log = _open_log(d/'log.txt')
+    except LTDartsError as e:           # a cell of a downloaded sweep folder: failed, with the line that says what to do
+        st.update(status='failed', stage=next((s for s in cell.stages if cell.state(s) != 'done'), ''), error=str(e), ended=_now())
+        save_json(st, d/'status.json')
+        return st
+    with log:
         for stage, argv in cmds:
             state = cell.state(stage)
             if state == 'done':
