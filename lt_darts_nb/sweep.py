@@ -15,7 +15,7 @@ from fastcore.meta import delegates
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require
 from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_amp, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
-from .experiments import run_row, _new_axes, _peak_mem
+from .experiments import run_row, _new_axes, _peak_mem, _number
 
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'PARENT_ENV', 'POLL_S', 'CARRY_ENV',
@@ -462,6 +462,13 @@ def ratio_text(ratio:float) -> str:
     s = repr(float(ratio))
     return s[:-2] if s.endswith('.0') else s
 
+def _parse_cell(rel:Path):
+    "(ratio, method, variant, seed) of a cell folder 'r{ratio}/{method}/s{seed}' (variant '') or 'r{ratio}/{method}/{variant}/s{seed}', or None."
+    parts = rel.parts
+    if len(parts) not in (3, 4) or not parts[0].startswith('r') or not re.fullmatch(r's\d+', parts[-1]): return None
+    try: return float(parts[0][1:]), parts[1], (parts[2] if len(parts) == 4 else ''), int(parts[-1][1:])
+    except ValueError: return None
+
 ENTRY_MODULE = 'lt_darts_nb.cli'     # `python -m lt_darts_nb.cli COMMAND ...` runs a console command (the CLI chapter)
 
 def cell_commands(cell:SweepCell, # the cell
@@ -476,9 +483,11 @@ def cell_commands(cell:SweepCell, # the cell
                               '--resume', *cell.train_args]))
     return out
 
-def _read_json(p:Path):
-    try: return json.loads(Path(p).read_text())
-    except (OSError, json.JSONDecodeError): return None
+def _read_json(p:Path) -> dict|None:
+    "The JSON object in file `p`; None when it is missing, unreadable (a folder, binary junk, nesting too deep to parse) or not an object."
+    try: d = json.loads(Path(p).read_text())
+    except (OSError, ValueError, RecursionError): return None      # ValueError: JSONDecodeError, UnicodeDecodeError
+    return d if isinstance(d, dict) else None
 
 def _same(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
@@ -497,17 +506,23 @@ def config_diff(saved:dict, # the config.json of a run folder
 def _progress(run:Path) -> str:
     cfg = _read_json(run/'config.json') or {}
     try: n = sum(1 for l in (run/'history.jsonl').read_text().splitlines() if l.strip())
-    except OSError: n = 0
+    except (OSError, ValueError): n = 0
     return f"{n}/{cfg.get('epochs', '?')} epochs"
 
 EVAL_RECORD = '.sweep_search.json'     # in a cell's train/: the search that evaluation is of (`run_cell` writes it)
 
 def evaluated_search(cell_dir:str|Path, # a cell folder
                     ) -> str|None:
-    "Which search a cell's train/ evaluates, from its record: another cell's name (relative to the sweep root), '' for the cell's own, None when there is no record."
-    rec = _read_json(Path(cell_dir)/'train'/EVAL_RECORD)
-    of = rec.get('search_of') if isinstance(rec, dict) else None
-    return of if isinstance(of, str) else None
+    """Which search a cell's train/ evaluates, from its record: another cell's name (relative to the sweep root), '' for
+    the cell's own, None when there is no record, or (with a warning) when it names no cell ('abc', '../../etc')."""
+    p = Path(cell_dir)/'train'/EVAL_RECORD
+    rec = _read_json(p)
+    of = rec.get('search_of') if rec is not None else None
+    if not isinstance(of, str): return None
+    if of and (_parse_cell(Path(of)) is None or any(s in ('', '.', '..') for s in of.split('/'))):
+        warnings.warn(f'ignoring {p}: its search_of {of[:80]!r} is not a cell of a sweep (r<ratio>/<method>/[<variant>/]s<seed>)')
+        return None
+    return of
 
 def _search_of(root:Path, owner:dict, ratio, method, seed, variant) -> tuple[str, Path]|None:
     """(cell name, search folder) of another variant's search that a cell evaluates, or None when the cell runs its own.
@@ -515,6 +530,9 @@ def _search_of(root:Path, owner:dict, ratio, method, seed, variant) -> tuple[str
     otherwise it is the earlier variant's (`owner`: `shared_searches`) unless its folder holds a search of its own."""
     d = root/cell_name(ratio, method, seed, variant)
     rec = evaluated_search(d)
+    if rec and not (root/rec).resolve().is_relative_to(root.resolve()):       # a cell folder that links out of the sweep
+        warnings.warn(f"ignoring {d/'train'/EVAL_RECORD}: its search_of {rec!r} is outside the sweep's root {root}")
+        rec = None
     if rec is not None: return (rec, root/rec/'search') if rec else None
     if variant not in owner or (d/'search').exists(): return None
     name = cell_name(ratio, method, seed, owner[variant])
@@ -946,26 +964,19 @@ STATUSES = ('done', 'searched', 'partial', 'failed', 'pending')
 
 def _hist_stats(run:Path) -> tuple:
     "`(time_s, peak_mem_gib)` of a run's history: its summed epoch times and its largest GPU peak (None: no history, no peak)."
-    try: recs = [json.loads(l) for l in (run/'history.jsonl').read_text().splitlines() if l.strip()]
-    except (OSError, json.JSONDecodeError): return None, None
-    return (float(sum(r.get('time_s', 0.0) for r in recs)) if recs else None), _peak_mem(recs)
+    try: recs = [r for l in (run/'history.jsonl').read_text().splitlines() if l.strip() and isinstance(r := json.loads(l), dict)]
+    except (OSError, ValueError, RecursionError): return None, None
+    return (float(sum(_number(r.get('time_s', 0.0), 'time_s') or 0.0 for r in recs)) if recs else None), _peak_mem(recs)
 
 def _train_metrics(run:Path) -> dict:
     "Final metrics of a finished evaluation run (`result.json`: top-level keys, or under 'final')."
     res = _read_json(run/'result.json') or {}
     fin = res.get('final') if isinstance(res.get('final'), dict) else {}
-    out = {f'train_{k}': res.get(k, fin.get(k)) for k in TRAIN_METRICS}
-    out['train_n_params'] = res.get('n_params')
+    out = {f'train_{k}': _number(res.get(k, fin.get(k)), k) for k in TRAIN_METRICS}
+    out['train_n_params'] = _number(res.get('n_params'), 'n_params')
     t, out['train_peak_mem_gib'] = _hist_stats(run)
     out['train_time_s'] = t if t is not None else res.get('time_s')
     return out
-
-def _parse_cell(rel:Path):
-    "(ratio, method, variant, seed) of a cell folder 'r{ratio}/{method}/s{seed}' (variant '') or 'r{ratio}/{method}/{variant}/s{seed}', or None."
-    parts = rel.parts
-    if len(parts) not in (3, 4) or not parts[0].startswith('r') or not re.fullmatch(r's\d+', parts[-1]): return None
-    try: return float(parts[0][1:]), parts[1], (parts[2] if len(parts) == 4 else ''), int(parts[-1][1:])
-    except ValueError: return None
 
 def cell_row(cell_dir:str|Path, # a cell folder
              ratio:float, method:str, seed:int, # the cell
@@ -985,8 +996,7 @@ def cell_row(cell_dir:str|Path, # a cell folder
                error='', path=str(d))
     row['search'] = _stage_desc(s)
     if row['search'] == 'done':
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore'); rr = run_row(s)
+        rr = run_row(s)                   # None for a damaged run folder, with the warning that names it
         if rr is not None:
             row.update({f'search_{k}': rr.get(k) for k in SEARCH_METRICS}, search_time_s=rr.get('time_s'),
                        search_peak_mem_gib=rr.get('peak_mem_gib'))
@@ -995,8 +1005,8 @@ def cell_row(cell_dir:str|Path, # a cell folder
         if row['train'] == 'done': row.update(_train_metrics(t))
     stages = [row['search']] + ([row['train']] if train else [])
     st = _read_json(d/'status.json') or {}
-    if st.get('status') == 'failed' and row.get(st.get('stage'), 'done') not in ('done', 'off'):
-        row.update(status='failed', error=st.get('error', ''))
+    if st.get('status') == 'failed' and isinstance(st.get('stage'), str) and row.get(st['stage'], 'done') not in ('done', 'off'):
+        row.update(status='failed', error=str(st.get('error', '')))
     elif all(x == 'done' for x in stages): row['status'] = 'done'
     elif any(x not in ('done', 'new') for x in stages): row['status'] = 'partial'
     elif row['search'] == 'done': row['status'] = 'searched'
@@ -1013,10 +1023,16 @@ def collect_sweep(root:str|Path, # the sweep's root folder
     seed: the planned cells and every cell folder under `root` (an earlier launch's). Each cell shows its evaluation
     when its train/ folder holds one, whatever the last launch asked for."""
     root = Path(root)
-    saved = _read_json(root/'sweep.json')
-    if not isinstance(saved, dict): saved = None
-    vorder = list(saved.get('variants') or {}) if saved else []
-    owner = shared_searches(saved.get('variants') or {}, saved.get('search_opts')) if saved else {}
+    saved, vorder, owner, planned = _read_json(root/'sweep.json'), [], {}, {}
+    if saved is not None:
+        try:                                # a damaged sweep.json: its cells are left out (those found on disk are listed)
+            vorder = list(saved.get('variants') or {})
+            owner = shared_searches(saved.get('variants') or {}, saved.get('search_opts'))
+            for r, m, v, s in itertools.product(saved.get('ratios', []), saved.get('methods', []), vorder or [''], saved.get('seeds', [])):
+                planned[(float(r), m, v, int(s))] = (r, m, v, s)
+        except (TypeError, ValueError, AttributeError, LTDartsError) as e:
+            warnings.warn(f"ignoring {root/'sweep.json'}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}")
+            saved, vorder, owner, planned = None, [], {}, {}
     found, shared, train = {}, {}, {}
     if cells is not None:
         for c in cells:
@@ -1025,16 +1041,18 @@ def collect_sweep(root:str|Path, # the sweep's root folder
             if c.search_of: shared[k] = (c.search_of, c.search_path)
         vorder = list(dict.fromkeys([c.variant for c in cells] + vorder))
     elif saved:
-        for r, m, v, s in itertools.product(saved.get('ratios', []), saved.get('methods', []), vorder or [''], saved.get('seeds', [])):
-            k = (float(r), m, v, int(s))
+        for k, (r, m, v, s) in planned.items():
             found[k], train[k] = root/cell_name(r, m, s, v), (True if saved.get('train', True) else None)
     if root.is_dir():
         for d in itertools.chain(root.glob('r*/*/s*'), root.glob('r*/*/*/s*')):
             if d.is_dir() and (key := _parse_cell(d.relative_to(root))) is not None: found.setdefault(key, d)
     for (r, m, v, s) in found:                  # as `plan_sweep` shares them
         if (r, m, v, s) not in shared and (sh := _search_of(root, owner, r, m, s, v)): shared[(r, m, v, s)] = sh
-    rows = [cell_row(d, r, m, s, train=train.get((r, m, v, s)), variant=v, **dict(zip(('search_of', 'search_dir'), shared.get((r, m, v, s), ()))))
-            for (r, m, v, s), d in found.items()]
+    rows = []
+    for (r, m, v, s), d in found.items():
+        try: rows.append(cell_row(d, r, m, s, train=train.get((r, m, v, s)), variant=v, **dict(zip(('search_of', 'search_dir'), shared.get((r, m, v, s), ())))))
+        except (LTDartsError, TypeError, ValueError, KeyError, AttributeError) as e:     # a damaged file of this cell: the others are listed
+            warnings.warn(f"skipping {d}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}")
     order = list(METHODS)
     return sorted(rows, key=lambda r: (r['imb_ratio'], order.index(r['method']) if r['method'] in order else len(order), r['method'],
                                        vorder.index(r['variant']) if r['variant'] in vorder else len(vorder), r['variant'], r['seed']))
@@ -1114,7 +1132,7 @@ def cells_table(rows:list[dict], # from `collect_sweep`
         of = r.get('search_of') or ''
         hours = sum(v for v in (None if of else r.get('search_time_s'), r.get('train_time_s')) if v is not None) / 3600
         gib = max((v for v in (None if of else r.get('search_peak_mem_gib'), r.get('train_peak_mem_gib')) if v is not None), default=None)
-        search = f"{r['search']} (of {_parse_cell(Path(of))[2]})" if of else r['search']    # shared: the variant that ran it
+        search = f"{r['search']} (of {(_parse_cell(Path(of)) or ('', '', of))[2]})" if of else r['search']    # shared: the variant that ran it
         lines.append('| ' + ' | '.join([_fmt_ratio(r['imb_ratio']), r['method'], *([r.get('variant', '')] if var else []), str(r['seed']), r['status'], search, r['train'],
                                         pct(r['search_val_acc']), pct(r['search_test_acc']),
                                         '—' if r['search_skip_normal'] is None else str(r['search_skip_normal']),
