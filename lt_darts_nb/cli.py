@@ -141,7 +141,7 @@ lt_darts_train = console_command(lt_darts_train)
 from .sweep import run_sweep, check_sweep, PARENT_ENV
 
 @delegates(run_sweep)
-def lt_darts_sweep(dry_run:bool=False, # print the plan and the commands; run and write nothing
+def lt_darts_sweep(*, dry_run:bool=False, # print the plan and the commands; run and write nothing
                    verbose:bool=True, # print the plan, a line per finished cell, and the summary table (False, `--no-verbose`: errors only)
                    **kwargs):
     "Run a grid of methods x imbalance ratios x seeds (search, then evaluation) as separate processes, resumable; tables in ROOT/results.md."

@@ -13,6 +13,7 @@ from .genotypes import (PRIMITIVES, Genotype, genotype_from_dict, load_genotype,
                                    plot_cell)
 from .data import FOLDER_PREFIX, dataset_name
 from .search import METHODS, RECORD_KEYS, SearchResult, load_history, select_epoch
+from .networks import as_genotype as _net_genotype
 
 # %% auto #0
 __all__ = ['FINAL_KEYS', 'CONFIG_KEYS', 'GRID_COMMAND', 'MIXING_COMMAND', 'results_dir', 'run_row', 'collect_runs',
@@ -36,9 +37,21 @@ FINAL_KEYS = ('test_acc', 'test_many', 'test_medium', 'test_few', 'val_acc', 'tr
 CONFIG_KEYS = ('method', 'dataset', 'imb_ratio', 'seed', 'lt_seed', 'epochs', 'bbn_adaptor', 'arch_schedule', 'arch_schedule_reduce',
                'arch_power', 'method_opts')
 
-def _read_json(p:Path):
-    try: return json.loads(p.read_text())
-    except (OSError, json.JSONDecodeError): return None
+def _read_json(p:Path) -> dict|None:
+    "The JSON object in file `p`; None when it is missing, unreadable (a folder, binary junk, nesting too deep to parse) or not an object."
+    try: d = json.loads(Path(p).read_text())
+    except (OSError, ValueError, RecursionError): return None      # ValueError: JSONDecodeError, UnicodeDecodeError
+    return d if isinstance(d, dict) else None
+
+def _why(e:BaseException) -> str:
+    "An exception as one line: the package's own error as it is, any other with its type."
+    line = (str(e).splitlines() or [''])[0][:300]
+    return line if isinstance(e, LTDartsError) else f'{type(e).__name__}: {line}'.rstrip(': ')
+
+def _number(v, what:str):
+    "`v` when it is a real number or None, else a `TypeError` that names it (a damaged record)."
+    if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)): return v
+    raise TypeError(f'{what} is {type(v).__name__} {str(v)[:40]!r}, not a number')
 
 def _sweep_variant(run:Path) -> str:
     "The variant of a sweep's search folder `r{ratio}/{method}/{variant}/s{seed}/search` ('' for any other folder)."
@@ -49,15 +62,22 @@ def _sweep_variant(run:Path) -> str:
 def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
             root:str|Path|None=None, # the folder `run` was found under (for the relative name `run`)
            ) -> dict|None:
-    "One summary row of a run folder (see above); `None` (with a warning) when it holds no usable record yet."
+    """One summary row of a run folder (see above); `None` when it holds no usable record yet, or (with a warning that
+    names it and says why) when its files are damaged or not a run's."""
     run = Path(run)
     cfg = _read_json(run/'config.json')
-    if not isinstance(cfg, dict):
-        warnings.warn(f'skipping {run}: config.json is not readable JSON'); return None
-    try: hist = load_history(run)
-    except (LTDartsError, json.JSONDecodeError) as e:
-        warnings.warn(f'skipping {run}: {e}'); return None
+    if cfg is None:
+        warnings.warn(f'skipping {run}: config.json is not a readable JSON object'); return None
+    try: hist = [r for r in load_history(run) if isinstance(r, dict)]    # a line that is not a record is not an epoch
+    except (LTDartsError, OSError, ValueError, RecursionError) as e:
+        warnings.warn(f'skipping {run}: history.jsonl: {_why(e)}'); return None
     if not hist: return None                                   # started, no epoch finished yet
+    try: return _run_row(run, root, cfg, hist)
+    except (LTDartsError, TypeError, ValueError, KeyError, AttributeError) as e:      # a damaged record: this run only
+        warnings.warn(f'skipping {run}: {_why(e)}'); return None
+
+def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
+    "`run_row` of a run whose config and history are read."
     env = _read_json(run/'env.json') or {}
     res = _read_json(run/'result.json') or {}
     row = {k: cfg.get(k) for k in CONFIG_KEYS}
@@ -65,7 +85,7 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
     # finished: every epoch asked for, or a result.json that agrees with the history (a search the collapse guard stopped early)
     row.update(epochs_run=len(hist), finished=len(hist) == cfg.get('epochs') or res.get('epochs_run') == len(hist))
     last = hist[-1]
-    row.update({k: next((r[k] for r in reversed(hist) if k in r), None) for k in FINAL_KEYS})   # eval_every > 1: the latest evaluation
+    row.update({k: _number(next((r[k] for r in reversed(hist) if k in r), None), k) for k in FINAL_KEYS})   # eval_every > 1: the latest evaluation
     rule = cfg.get('select', 'last')
     if res.get('genotype') and res.get('epochs_run') == len(hist):
         g, sel = genotype_from_dict(res['genotype']), res.get('selection', {}).get('epoch')
@@ -78,8 +98,8 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
                genotype=g, select=rule, selected_epoch=sel, path=str(run),
                run=str(run.relative_to(root)) if root is not None else run.name, variant=_sweep_variant(run),
                device=env.get('device'), gpu=env.get('gpu'), **_provenance(run, env),
-               time_s=float(sum(r.get('time_s', 0.0) for r in hist)), eval_s=float(sum(r.get('eval_s', 0.0) for r in hist)),
-               peak_mem_gib=_peak_mem(hist))
+               time_s=float(sum(_number(r.get('time_s', 0.0), 'time_s') or 0.0 for r in hist)),
+               eval_s=float(sum(_number(r.get('eval_s', 0.0), 'eval_s') or 0.0 for r in hist)), peak_mem_gib=_peak_mem(hist))
     return row
 
 def _provenance(run:Path, env:dict) -> dict:
@@ -87,7 +107,7 @@ def _provenance(run:Path, env:dict) -> dict:
     `git pull` ran two) and `dirty` (some session ran edited code; None when no session recorded a commit); and its
     data: `data_source`, where its last session's images came from (`LTDataset.source`; None when not recorded)."""
     try: sess = [json.loads(l) for l in (run/'sessions.jsonl').read_text().splitlines() if l.strip()]
-    except (OSError, json.JSONDecodeError): sess = []
+    except (OSError, ValueError, RecursionError): sess = []       # a damaged log of sessions: nothing known
     recs = [s for s in sess if isinstance(s, dict) and s.get('commit')] or ([env] if env.get('commit') else [])
     commits = list(dict.fromkeys(s['commit'] for s in recs))
     data = [s['data'] for s in sess if isinstance(s, dict) and isinstance(s.get('data'), dict) and s['data'].get('source')]
@@ -96,7 +116,7 @@ def _provenance(run:Path, env:dict) -> dict:
 
 def _peak_mem(hist:list) -> float|None:
     "The largest `peak_mem_gib` of a history's records (None: none recorded one, e.g. a run off CUDA)."
-    return max((r['peak_mem_gib'] for r in hist if r.get('peak_mem_gib') is not None), default=None)
+    return max((_number(r['peak_mem_gib'], 'peak_mem_gib') for r in hist if isinstance(r, dict) and r.get('peak_mem_gib') is not None), default=None)
 
 def _method_order(m):
     names = list(METHODS)
@@ -245,16 +265,16 @@ def as_history(run) -> list:
     raise LTDartsError(f'cannot read a history from {type(run).__name__}: pass a history list, a run folder or a SearchResult')
 
 def as_genotype(run) -> Genotype:
-    "The selected genotype of a `SearchResult` or run folder (as in `run_row`), the last record's of a history, or a genotype (dict)."
-    if isinstance(run, Genotype): return run
+    """`networks.as_genotype` extended: the selected genotype of a `SearchResult` or run folder (as in `run_row`), the
+    last record's of a history; anything else as `networks.as_genotype` reads it (a `Genotype`, a genotype dict, a
+    published name such as 'DARTS_V2', a genotype file)."""
     if isinstance(run, SearchResult): return run.genotype
     if isinstance(run, (str, Path)):
         p = Path(run)
         if (p/'config.json').is_file() and (p/'history.jsonl').is_file() and (row := run_row(p)) is not None: return row['genotype']
-        return load_genotype(p)
-    if isinstance(run, dict): return genotype_from_dict(run)
-    if isinstance(run, list) and run: return genotype_from_dict(run[-1]['genotype'])
-    raise LTDartsError(f'cannot read a genotype from {type(run).__name__}: pass a run folder, a SearchResult, a history or a genotype')
+    if isinstance(run, (Genotype, dict, str, Path)): return _net_genotype(run)
+    if isinstance(run, list) and run and isinstance(run[-1], dict) and 'genotype' in run[-1]: return genotype_from_dict(run[-1]['genotype'])
+    raise LTDartsError(f'cannot read a genotype from {type(run).__name__}: pass a run folder, a SearchResult, a history, a genotype, its name or its file')
 
 def _new_axes(n, ax, size=(3.6, 2.9), max_width:float=15.0):
     "A figure of `n` panels of `size` inches, wrapped into rows no wider than `max_width` (or the axes given)."

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 from .core import LTDartsError
 from .ops import OPS, ReLUConvBN, FactorizedReduce, Identity, drop_path
-from .genotypes import Genotype, DARTS_V1, DARTS_V2, load_genotype, _is_index
+from .genotypes import Genotype, DARTS_V1, DARTS_V2, load_genotype, genotype_from_dict, _is_index
 
 # %% auto #0
 __all__ = ['Cell', 'AuxiliaryHeadCIFAR', 'as_genotype', 'check_network_shape', 'NetworkCIFAR', 'count_params']
@@ -89,15 +89,16 @@ class AuxiliaryHeadCIFAR(nn.Module):
 # %% ../nbs/05_networks.ipynb #8be17066
 _NAMED = {'DARTS': DARTS_V2, 'DARTS_V1': DARTS_V1, 'DARTS_V2': DARTS_V2}
 
-def as_genotype(genotype:Genotype|str|Path) -> Genotype:
-    "A `Genotype` as is, a published one by name, else whatever `load_genotype` reads from the path."
+def as_genotype(genotype:Genotype|dict|str|Path) -> Genotype:
+    "A `Genotype` as is, a genotype dict (`genotype_from_dict`), a published one by name, else whatever `load_genotype` reads from the path."
     if isinstance(genotype, Genotype): return genotype
+    if isinstance(genotype, dict): return genotype_from_dict(genotype)
     if isinstance(genotype, str) and genotype in _NAMED: return _NAMED[genotype]
     if isinstance(genotype, (str, Path)):
         if isinstance(genotype, str) and not Path(genotype).exists() and '/' not in genotype and not genotype.endswith('.json'):
             raise LTDartsError(f'no genotype named {genotype!r} and no such file or folder: use one of {", ".join(_NAMED)}, a genotype JSON file or a search run folder')
         return load_genotype(genotype)
-    raise LTDartsError(f'cannot use {type(genotype).__name__} as a genotype: pass a Genotype, a name like "DARTS_V2" or a path')
+    raise LTDartsError(f'cannot use {type(genotype).__name__} as a genotype: pass a Genotype, a genotype dict, a name like "DARTS_V2" or a path')
 
 def check_network_shape(C:int, # initial channels
                         layers:int, # number of cells

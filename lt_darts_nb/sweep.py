@@ -6,7 +6,7 @@
 from __future__ import annotations
 import os, sys, csv, io, inspect, json, math, time, shlex, signal, platform, importlib, itertools, statistics, subprocess, tempfile, hashlib
 import operator
-import re, threading, warnings, contextlib
+import re, threading, warnings, contextlib, errno
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
 from dataclasses import dataclass, field, fields, replace, MISSING
 from pathlib import Path
@@ -15,14 +15,14 @@ from fastcore.meta import delegates
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require
 from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_amp, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
-from .experiments import run_row, _new_axes, _peak_mem
+from .experiments import run_row, _new_axes, _peak_mem, _number
 
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'PARENT_ENV', 'POLL_S', 'CARRY_ENV',
            'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults',
            'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'device_slots', 'spread',
            'make_sweep', 'mps_active', 'sharing_note', 'split_variant', 'parse_variants', 'shared_searches',
-           'stage_state', 'Cell', 'cell_name', 'ratio_text', 'cell_commands', 'config_diff', 'evaluated_search',
+           'stage_state', 'SweepCell', 'cell_name', 'ratio_text', 'cell_commands', 'config_diff', 'evaluated_search',
            'plan_sweep', 'error_line', 'exit_error', 'run_cell', 'on_device', 'DevicePool', 'run_local', 'run_submitit',
            'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table',
            'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
@@ -136,6 +136,10 @@ def _fmt(v) -> str:
     if isinstance(v, float): return str(int(v)) if v.is_integer() and abs(v) < 1e15 else repr(v)
     return str(v)
 
+def _flag(k:str, s:str) -> list[str]:
+    "`['--k', s]`, or `['--k=s']` when `s` starts with '-' (argparse would take it for an option and say 'expected one argument')."
+    return [f'--{k}={s}'] if s.startswith('-') else [f'--{k}', s]
+
 def to_flags(opts:dict, # option values
              defaults:dict|None=None, # `field_defaults` of the command's config (for booleans whose default is on)
              spell:tuple=(), # booleans to write even at their default (`--name` or `--no-name`): a resume must not keep the saved value
@@ -149,7 +153,7 @@ def to_flags(opts:dict, # option values
             if v and (not on or k in spell): out.append(f'--{k}')
             elif not v and (on or k in spell): out.append(f'--no-{k}')
             continue
-        out += [f'--{k}', _fmt(v)]
+        out += _flag(k, _fmt(v))
     return out
 
 # %% ../nbs/14_sweep.ipynb #94f8a533
@@ -419,7 +423,7 @@ def stage_state(run:str|Path) -> str:
     return 'new'
 
 @dataclass
-class Cell:
+class SweepCell:
     "One unit of work: the search of (method, ratio, variant, seed), then its evaluation (`train_args` None: search only)."
     method:str # the method
     ratio:float # the imbalance ratio
@@ -458,23 +462,32 @@ def ratio_text(ratio:float) -> str:
     s = repr(float(ratio))
     return s[:-2] if s.endswith('.0') else s
 
+def _parse_cell(rel:Path):
+    "(ratio, method, variant, seed) of a cell folder 'r{ratio}/{method}/s{seed}' (variant '') or 'r{ratio}/{method}/{variant}/s{seed}', or None."
+    parts = rel.parts
+    if len(parts) not in (3, 4) or not parts[0].startswith('r') or not re.fullmatch(r's\d+', parts[-1]): return None
+    try: return float(parts[0][1:]), parts[1], (parts[2] if len(parts) == 4 else ''), int(parts[-1][1:])
+    except ValueError: return None
+
 ENTRY_MODULE = 'lt_darts_nb.cli'     # `python -m lt_darts_nb.cli COMMAND ...` runs a console command (the CLI chapter)
 
-def cell_commands(cell:Cell, # the cell
+def cell_commands(cell:SweepCell, # the cell
                   python:str|None=None, # the interpreter (default: `sys.executable`)
                  ) -> list[tuple[str, list[str]]]:
     "`[(stage, argv), ...]`: the processes of a cell, in order."
     py = python or sys.executable
     d = Path(cell.dir)
-    out = [] if cell.search_of else [('search', [py, '-m', ENTRY_MODULE, 'lt_darts_search', '--out', str(d/'search'), '--resume', *cell.search_args])]
-    if cell.train_args is not None:
-        out.append(('train', [py, '-m', ENTRY_MODULE, 'lt_darts_train', '--genotype', str(cell.search_path), '--out', str(d/'train'),
+    out = [] if cell.search_of else [('search', [py, '-m', ENTRY_MODULE, 'lt_darts_search', *_flag('out', str(d/'search')), '--resume', *cell.search_args])]
+    if cell.train_args is not None:       # (a root such as '-runs' is a folder too: `_flag`)
+        out.append(('train', [py, '-m', ENTRY_MODULE, 'lt_darts_train', *_flag('genotype', str(cell.search_path)), *_flag('out', str(d/'train')),
                               '--resume', *cell.train_args]))
     return out
 
-def _read_json(p:Path):
-    try: return json.loads(Path(p).read_text())
-    except (OSError, json.JSONDecodeError): return None
+def _read_json(p:Path) -> dict|None:
+    "The JSON object in file `p`; None when it is missing, unreadable (a folder, binary junk, nesting too deep to parse) or not an object."
+    try: d = json.loads(Path(p).read_text())
+    except (OSError, ValueError, RecursionError): return None      # ValueError: JSONDecodeError, UnicodeDecodeError
+    return d if isinstance(d, dict) else None
 
 def _same(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
@@ -493,17 +506,23 @@ def config_diff(saved:dict, # the config.json of a run folder
 def _progress(run:Path) -> str:
     cfg = _read_json(run/'config.json') or {}
     try: n = sum(1 for l in (run/'history.jsonl').read_text().splitlines() if l.strip())
-    except OSError: n = 0
+    except (OSError, ValueError): n = 0
     return f"{n}/{cfg.get('epochs', '?')} epochs"
 
 EVAL_RECORD = '.sweep_search.json'     # in a cell's train/: the search that evaluation is of (`run_cell` writes it)
 
 def evaluated_search(cell_dir:str|Path, # a cell folder
                     ) -> str|None:
-    "Which search a cell's train/ evaluates, from its record: another cell's name (relative to the sweep root), '' for the cell's own, None when there is no record."
-    rec = _read_json(Path(cell_dir)/'train'/EVAL_RECORD)
-    of = rec.get('search_of') if isinstance(rec, dict) else None
-    return of if isinstance(of, str) else None
+    """Which search a cell's train/ evaluates, from its record: another cell's name (relative to the sweep root), '' for
+    the cell's own, None when there is no record, or (with a warning) when it names no cell ('abc', '../../etc')."""
+    p = Path(cell_dir)/'train'/EVAL_RECORD
+    rec = _read_json(p)
+    of = rec.get('search_of') if rec is not None else None
+    if not isinstance(of, str): return None
+    if of and (_parse_cell(Path(of)) is None or any(s in ('', '.', '..') for s in of.split('/'))):
+        warnings.warn(f'ignoring {p}: its search_of {of[:80]!r} is not a cell of a sweep (r<ratio>/<method>/[<variant>/]s<seed>)')
+        return None
+    return of
 
 def _search_of(root:Path, owner:dict, ratio, method, seed, variant) -> tuple[str, Path]|None:
     """(cell name, search folder) of another variant's search that a cell evaluates, or None when the cell runs its own.
@@ -511,6 +530,9 @@ def _search_of(root:Path, owner:dict, ratio, method, seed, variant) -> tuple[str
     otherwise it is the earlier variant's (`owner`: `shared_searches`) unless its folder holds a search of its own."""
     d = root/cell_name(ratio, method, seed, variant)
     rec = evaluated_search(d)
+    if rec and not (root/rec).resolve().is_relative_to(root.resolve()):       # a cell folder that links out of the sweep
+        warnings.warn(f"ignoring {d/'train'/EVAL_RECORD}: its search_of {rec!r} is outside the sweep's root {root}")
+        rec = None
     if rec is not None: return (rec, root/rec/'search') if rec else None
     if variant not in owner or (d/'search').exists(): return None
     name = cell_name(ratio, method, seed, owner[variant])
@@ -528,7 +550,7 @@ def _stale_train(t:Path, s:Path) -> str:
     return ''
 
 def plan_sweep(cfg:SweepConfig, # the sweep
-              ) -> list[Cell]:
+              ) -> list[SweepCell]:
     "The cells of the grid in run order (seed, then ratio, then method, then variant), devices round-robin in that order, checked against the run folders already there."
     root = Path(cfg.root)
     if cfg.executor != 'local': root = root.resolve()       # cluster workers need absolute paths (a shared filesystem)
@@ -570,7 +592,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             targs = to_flags({**topts, **{k: getattr(tc, k) for k in TrainConfig.EXEC_FIELDS},
                               'device': dev}, tdef, spell=TrainConfig.EXEC_FIELDS)
         sargs = to_flags({**sopts, **{k: sopts.get(k, sdef[k]) for k in SearchConfig.EXEC_FIELDS}, 'device': dev}, sdef, spell=SearchConfig.EXEC_FIELDS)
-        cell = Cell(m, float(r), int(s), str(d), dev, sargs, targs, variant=v)
+        cell = SweepCell(m, float(r), int(s), str(d), dev, sargs, targs, variant=v)
         if share: cell.search_of, cell.search_dir = share[0], str(share[1])
         if share and not cfg.train: continue      # evaluates another variant's search, and no evaluation runs: nothing to do
         cells.append(cell)
@@ -669,7 +691,17 @@ def _interrupt(grace:float=15.0):
 
 def _now() -> str: return time.strftime('%Y-%m-%d %H:%M:%S')
 
-def run_cell(cell:Cell, # the cell
+def _open_log(p:Path):
+    "`p` opened to append, line-buffered; a symbolic link is refused (one-line error), never followed: a downloaded sweep folder must not make the sweep append to another file."
+    why = f'{p} is a symbolic link: delete it (a sweep writes its own log)'
+    if p.is_symlink(): raise LTDartsError(why)
+    try: fd = os.open(p, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, 'O_NOFOLLOW', 0), 0o666)   # a link made since: ELOOP
+    except OSError as e:
+        if e.errno == errno.ELOOP or p.is_symlink(): raise LTDartsError(why) from None
+        raise
+    return open(fd, 'a', buffering=1)
+
+def run_cell(cell:SweepCell, # the cell
              python:str|None=None, # the interpreter (default: `sys.executable` of the worker)
             ) -> dict:
     "Run a cell's stages in order (finished skipped, killed resumed); write command.txt, log.txt, status.json; return the status."
@@ -680,7 +712,12 @@ def run_cell(cell:Cell, # the cell
     env = dict(os.environ, **cell.env, PYTHONUNBUFFERED='1', TQDM_MININTERVAL='30')
     if cell.threads and 'OMP_NUM_THREADS' not in env: env['OMP_NUM_THREADS'] = str(cell.threads)
     st = dict(cell=cell.name, status='done', host=platform.node(), device=cell.device, started=_now(), stages={})
-    with open(d/'log.txt', 'a', buffering=1) as log:
+    try: log = _open_log(d/'log.txt')
+    except LTDartsError as e:           # a cell of a downloaded sweep folder: failed, with the line that says what to do
+        st.update(status='failed', stage=next((s for s in cell.stages if cell.state(s) != 'done'), ''), error=str(e), ended=_now())
+        save_json(st, d/'status.json')
+        return st
+    with log:
         for stage, argv in cmds:
             state = cell.state(stage)
             if state == 'done':
@@ -747,7 +784,7 @@ def _waiting(cells:list) -> tuple[list, dict]:
         else: ready.append(c)
     return ready, waiting
 
-def _lost(c:Cell, e:BaseException, log=None) -> dict:
+def _lost(c:SweepCell, e:BaseException, log=None) -> dict:
     "The status of a cell whose job ended without returning one (the worker raised, the job was killed), saved as its status.json."
     st = dict(cell=c.name, status='failed', stage=next((s for s in c.stages if c.state(s) != 'done'), ''), ended=_now(),
               error=f"its job ended without a status ({_one_line(e)})" + (f"; the job's log: {log}" if log else ''))
@@ -778,9 +815,9 @@ def _drive(cells:list, submit, wait_one, get, verbose:bool, poll:float=POLL_S, j
         for name in [n for n, ws in waiting.items() if ws[0].state('search') == 'done']: start(waiting.pop(name))
     return out
 
-def on_device(cell:Cell, # a planned cell
+def on_device(cell:SweepCell, # a planned cell
               device:str, # the device its processes run on
-             ) -> Cell:
+             ) -> SweepCell:
     "The cell with its processes on `device` (its commands' `--device` too)."
     if device == cell.device: return cell
     put = lambda a: None if a is None else [device if i and a[i - 1] == '--device' else x for i, x in enumerate(a)]
@@ -793,7 +830,7 @@ class DevicePool:
         self.slots, self.running, self.cv = dict(slots), dict.fromkeys(slots, 0), threading.Condition()
     @property
     def free(self) -> dict: return {d: n - self.running[d] for d, n in self.slots.items()}
-    def run(self, cell:Cell, run=None):
+    def run(self, cell:SweepCell, run=None):
         "`run(cell)` (default `run_cell`) with the cell on the device `_freest` picks, once one has a slot."
         with self.cv:
             self.cv.wait_for(lambda: max(self.free.values()) > 0)
@@ -927,26 +964,19 @@ STATUSES = ('done', 'searched', 'partial', 'failed', 'pending')
 
 def _hist_stats(run:Path) -> tuple:
     "`(time_s, peak_mem_gib)` of a run's history: its summed epoch times and its largest GPU peak (None: no history, no peak)."
-    try: recs = [json.loads(l) for l in (run/'history.jsonl').read_text().splitlines() if l.strip()]
-    except (OSError, json.JSONDecodeError): return None, None
-    return (float(sum(r.get('time_s', 0.0) for r in recs)) if recs else None), _peak_mem(recs)
+    try: recs = [r for l in (run/'history.jsonl').read_text().splitlines() if l.strip() and isinstance(r := json.loads(l), dict)]
+    except (OSError, ValueError, RecursionError): return None, None
+    return (float(sum(_number(r.get('time_s', 0.0), 'time_s') or 0.0 for r in recs)) if recs else None), _peak_mem(recs)
 
 def _train_metrics(run:Path) -> dict:
     "Final metrics of a finished evaluation run (`result.json`: top-level keys, or under 'final')."
     res = _read_json(run/'result.json') or {}
     fin = res.get('final') if isinstance(res.get('final'), dict) else {}
-    out = {f'train_{k}': res.get(k, fin.get(k)) for k in TRAIN_METRICS}
-    out['train_n_params'] = res.get('n_params')
+    out = {f'train_{k}': _number(res.get(k, fin.get(k)), k) for k in TRAIN_METRICS}
+    out['train_n_params'] = _number(res.get('n_params'), 'n_params')
     t, out['train_peak_mem_gib'] = _hist_stats(run)
     out['train_time_s'] = t if t is not None else res.get('time_s')
     return out
-
-def _parse_cell(rel:Path):
-    "(ratio, method, variant, seed) of a cell folder 'r{ratio}/{method}/s{seed}' (variant '') or 'r{ratio}/{method}/{variant}/s{seed}', or None."
-    parts = rel.parts
-    if len(parts) not in (3, 4) or not parts[0].startswith('r') or not re.fullmatch(r's\d+', parts[-1]): return None
-    try: return float(parts[0][1:]), parts[1], (parts[2] if len(parts) == 4 else ''), int(parts[-1][1:])
-    except ValueError: return None
 
 def cell_row(cell_dir:str|Path, # a cell folder
              ratio:float, method:str, seed:int, # the cell
@@ -966,8 +996,7 @@ def cell_row(cell_dir:str|Path, # a cell folder
                error='', path=str(d))
     row['search'] = _stage_desc(s)
     if row['search'] == 'done':
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore'); rr = run_row(s)
+        rr = run_row(s)                   # None for a damaged run folder, with the warning that names it
         if rr is not None:
             row.update({f'search_{k}': rr.get(k) for k in SEARCH_METRICS}, search_time_s=rr.get('time_s'),
                        search_peak_mem_gib=rr.get('peak_mem_gib'))
@@ -976,8 +1005,8 @@ def cell_row(cell_dir:str|Path, # a cell folder
         if row['train'] == 'done': row.update(_train_metrics(t))
     stages = [row['search']] + ([row['train']] if train else [])
     st = _read_json(d/'status.json') or {}
-    if st.get('status') == 'failed' and row.get(st.get('stage'), 'done') not in ('done', 'off'):
-        row.update(status='failed', error=st.get('error', ''))
+    if st.get('status') == 'failed' and isinstance(st.get('stage'), str) and row.get(st['stage'], 'done') not in ('done', 'off'):
+        row.update(status='failed', error=str(st.get('error', '')))
     elif all(x == 'done' for x in stages): row['status'] = 'done'
     elif any(x not in ('done', 'new') for x in stages): row['status'] = 'partial'
     elif row['search'] == 'done': row['status'] = 'searched'
@@ -994,10 +1023,16 @@ def collect_sweep(root:str|Path, # the sweep's root folder
     seed: the planned cells and every cell folder under `root` (an earlier launch's). Each cell shows its evaluation
     when its train/ folder holds one, whatever the last launch asked for."""
     root = Path(root)
-    saved = _read_json(root/'sweep.json')
-    if not isinstance(saved, dict): saved = None
-    vorder = list(saved.get('variants') or {}) if saved else []
-    owner = shared_searches(saved.get('variants') or {}, saved.get('search_opts')) if saved else {}
+    saved, vorder, owner, planned = _read_json(root/'sweep.json'), [], {}, {}
+    if saved is not None:
+        try:                                # a damaged sweep.json: its cells are left out (those found on disk are listed)
+            vorder = list(saved.get('variants') or {})
+            owner = shared_searches(saved.get('variants') or {}, saved.get('search_opts'))
+            for r, m, v, s in itertools.product(saved.get('ratios', []), saved.get('methods', []), vorder or [''], saved.get('seeds', [])):
+                planned[(float(r), m, v, int(s))] = (r, m, v, s)
+        except (TypeError, ValueError, AttributeError, LTDartsError) as e:
+            warnings.warn(f"ignoring {root/'sweep.json'}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}")
+            saved, vorder, owner, planned = None, [], {}, {}
     found, shared, train = {}, {}, {}
     if cells is not None:
         for c in cells:
@@ -1006,16 +1041,18 @@ def collect_sweep(root:str|Path, # the sweep's root folder
             if c.search_of: shared[k] = (c.search_of, c.search_path)
         vorder = list(dict.fromkeys([c.variant for c in cells] + vorder))
     elif saved:
-        for r, m, v, s in itertools.product(saved.get('ratios', []), saved.get('methods', []), vorder or [''], saved.get('seeds', [])):
-            k = (float(r), m, v, int(s))
+        for k, (r, m, v, s) in planned.items():
             found[k], train[k] = root/cell_name(r, m, s, v), (True if saved.get('train', True) else None)
     if root.is_dir():
         for d in itertools.chain(root.glob('r*/*/s*'), root.glob('r*/*/*/s*')):
             if d.is_dir() and (key := _parse_cell(d.relative_to(root))) is not None: found.setdefault(key, d)
     for (r, m, v, s) in found:                  # as `plan_sweep` shares them
         if (r, m, v, s) not in shared and (sh := _search_of(root, owner, r, m, s, v)): shared[(r, m, v, s)] = sh
-    rows = [cell_row(d, r, m, s, train=train.get((r, m, v, s)), variant=v, **dict(zip(('search_of', 'search_dir'), shared.get((r, m, v, s), ()))))
-            for (r, m, v, s), d in found.items()]
+    rows = []
+    for (r, m, v, s), d in found.items():
+        try: rows.append(cell_row(d, r, m, s, train=train.get((r, m, v, s)), variant=v, **dict(zip(('search_of', 'search_dir'), shared.get((r, m, v, s), ())))))
+        except (LTDartsError, TypeError, ValueError, KeyError, AttributeError) as e:     # a damaged file of this cell: the others are listed
+            warnings.warn(f"skipping {d}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}")
     order = list(METHODS)
     return sorted(rows, key=lambda r: (r['imb_ratio'], order.index(r['method']) if r['method'] in order else len(order), r['method'],
                                        vorder.index(r['variant']) if r['variant'] in vorder else len(vorder), r['variant'], r['seed']))
@@ -1095,7 +1132,7 @@ def cells_table(rows:list[dict], # from `collect_sweep`
         of = r.get('search_of') or ''
         hours = sum(v for v in (None if of else r.get('search_time_s'), r.get('train_time_s')) if v is not None) / 3600
         gib = max((v for v in (None if of else r.get('search_peak_mem_gib'), r.get('train_peak_mem_gib')) if v is not None), default=None)
-        search = f"{r['search']} (of {_parse_cell(Path(of))[2]})" if of else r['search']    # shared: the variant that ran it
+        search = f"{r['search']} (of {(_parse_cell(Path(of)) or ('', '', of))[2]})" if of else r['search']    # shared: the variant that ran it
         lines.append('| ' + ' | '.join([_fmt_ratio(r['imb_ratio']), r['method'], *([r.get('variant', '')] if var else []), str(r['seed']), r['status'], search, r['train'],
                                         pct(r['search_val_acc']), pct(r['search_test_acc']),
                                         '—' if r['search_skip_normal'] is None else str(r['search_skip_normal']),
@@ -1329,11 +1366,11 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     return _planned(every, cells)
 
 @delegates(make_sweep)
-def run_sweep(dry_run:bool=False, # print the plan and the commands; run and write nothing
+def run_sweep(*, dry_run:bool=False, # print the plan and the commands; run and write nothing
               verbose:bool=True, # print the plan, a line per finished cell, and the summary table
               **kwargs, # the arguments of `make_sweep`: root, methods, ratios, seeds, search_opts, train, train_opts, device, jobs, ...
              ) -> list[dict]:
-    "Run a grid of searches (then evaluations) as separate processes, skipping finished and resuming killed runs; save and return the table rows."
+    "Run a grid of searches (then evaluations) as separate processes, skipping finished and resuming killed runs; save and return the table rows (keyword arguments only)."
     return launch_sweep(make_sweep(**kwargs), dry_run=dry_run, verbose=verbose)
 
 run_sweep.__delwrap__ = make_sweep       # argument help (docments) comes from make_sweep's comments

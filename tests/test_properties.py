@@ -46,7 +46,7 @@ from lt_darts_nb.search import _check_config as check_search_config      # no pu
 from lt_darts_nb.train import SHARED_FIELDS, TrainConfig, get_train_mode, train_genotype
 from lt_darts_nb.train import _check_config as check_train_config
 from lt_darts_nb.experiments import group_stats, results_table, run_map
-from lt_darts_nb.sweep import (Cell, DevicePool, SweepConfig, cell_name, cell_row, collect_sweep, config_diff, default_metrics,
+from lt_darts_nb.sweep import (DevicePool, SweepCell, SweepConfig, cell_name, cell_row, collect_sweep, config_diff, default_metrics,
                                device_slots, error_line, exit_error, field_defaults, make_sweep, parse_list, parse_options,
                                parse_variants, plan_sweep, resolve_jobs, save_sweep_tables, shared_searches, spread,
                                stage_state, sweep_stats, to_flags)
@@ -1209,7 +1209,7 @@ def test_device_pool_never_runs_more_cells_than_slots(slots, n):
         with lock: now[cell.device] += 1; peak[cell.device] = max(peak[cell.device], now[cell.device])
         time.sleep(0.002)
         with lock: now[cell.device] -= 1
-    cells = [Cell('ce', 10.0, i, f'cell{i}', 'cpu', ['--device', 'cpu'], None) for i in range(n)]
+    cells = [SweepCell('ce', 10.0, i, f'cell{i}', 'cpu', ['--device', 'cpu'], None) for i in range(n)]
     ts = [threading.Thread(target=pool.run, args=(c, run)) for c in cells]
     for t in ts: t.start()
     for t in ts: t.join()
