@@ -68,7 +68,7 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
     cfg = _read_json(run/'config.json')
     if cfg is None:
         warnings.warn(f'skipping {run}: config.json is not a readable JSON object'); return None
-    try: hist = [r for r in load_history(run) if isinstance(r, dict)]    # a line that is not a record is not an epoch
+    try: hist = load_history(run)                        # refuses a line that is not a record
     except (LTDartsError, OSError, ValueError, RecursionError) as e:
         warnings.warn(f'skipping {run}: history.jsonl: {_why(e)}'); return None
     if not hist: return None                                   # started, no epoch finished yet
