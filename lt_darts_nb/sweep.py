@@ -416,9 +416,9 @@ def shared_searches(variants:dict, # `{name: {option: value}}` (`parse_variants`
 
 # %% ../nbs/14_sweep.ipynb #59782094
 def stage_state(run:str|Path) -> str:
-    "'done' (result.json), 'resume' (config.json without result.json) or 'new'."
+    "'done' (result.json and config.json), 'resume' (config.json without result.json; or a result without its config, which its command refuses) or 'new'."
     run = Path(run)
-    if (run/'result.json').is_file(): return 'done'
+    if (run/'result.json').is_file(): return 'done' if (run/'config.json').is_file() else 'resume'   # a damaged folder is not a finished run
     if (run/'config.json').is_file(): return 'resume'
     return 'new'
 
@@ -717,6 +717,7 @@ def run_cell(cell:SweepCell, # the cell
         st.update(status='failed', stage=next((s for s in cell.stages if cell.state(s) != 'done'), ''), error=str(e), ended=_now())
         save_json(st, d/'status.json')
         return st
+    save_json(dict(st, status='running', pid=os.getpid()), d/'status.json')    # while it runs, the table shows no earlier launch's failure
     with log:
         for stage, argv in cmds:
             state = cell.state(stage)
@@ -922,8 +923,15 @@ def run_ray(cells:list, # the cells to run
         warnings.warn(f"each cell asks Ray for {', '.join(f'{k} {a:g}' for k, (a, h) in short.items())} and the cluster has "
                       f"{', '.join(f'{h:g}' for a, h in short.values())} now: the cells wait until a node with them joins (an autoscaler); "
                       "otherwise stop with Ctrl-C and ask for less (--cluster num_gpus=0 where there is no GPU)", stacklevel=2)
-    return _drive(cells, lambda cs: [task.remote(c) for c in cs],
-                  lambda refs, t: next(iter(ray.wait(refs, num_returns=1, timeout=t)[0]), None), ray.get, verbose)
+    submitted = []
+    def submit(cs): refs = [task.remote(c) for c in cs]; submitted.extend(refs); return refs
+    try: return _drive(cells, submit, lambda refs, t: next(iter(ray.wait(refs, num_returns=1, timeout=t)[0]), None), ray.get, verbose)
+    except KeyboardInterrupt:          # in a notebook the tasks would go on without a driver (and hold their run folders)
+        running = ray.wait(submitted, num_returns=len(submitted), timeout=0)[1] if submitted else []
+        for r in running: ray.cancel(r)
+        print(f'interrupted: cancelled {len(running)} Ray task(s); their runs keep the checkpoint of their last finished epoch: '
+              'run the same sweep again to resume them', file=sys.stderr)
+        raise
 
 def _ray_task(cells:list, cluster:dict|None) -> tuple:
     "(ray, the remote `run_cell`, `ray.init` options, `ray.remote` options) for `cells`: `cluster`'s `address` and `init_*` keys go to `ray.init`, the rest to `ray.remote`; one-line errors."
@@ -1288,8 +1296,9 @@ def _unresumable(run:Path) -> bool:
     "Whether a started, unfinished run has no checkpoint, so that its command will refuse it (`search._prepare_run`)."
     return _run_started(run) and not (run/'checkpoint.pt').exists() and not (run/'result.json').exists()
 
-SWEEP_BUSY = ('another sweep is running on {folder}: wait for it, or stop it (its runs resume later); if none runs (e.g. its '
-              'machine is gone), delete {lock}')    # two sweeps on one root would run the same cells twice
+SWEEP_BUSY = ('another sweep is running on {folder}: wait for it, or stop it (its runs resume later); the lock goes when that '
+              "sweep's process ends, however it ends: delete {lock} only on a mount without OS file locks, when the machine "
+              'that ran it is gone')    # two sweeps on one root would run the same cells twice
 
 def _missing_devices(devices:list) -> dict:
     "`{device: why}` of the devices this machine lacks (`core.available_device`'s one-line error)."
@@ -1335,23 +1344,25 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     local = cfg.executor == 'local'
     missing = _missing_devices(cfg.devices) if local else {}
     if missing and not dry_run: raise LTDartsError(next(iter(missing.values())) + ' (--dry_run plans it anyway)')
-    cells = plan_sweep(cfg)
-    todo = [c for c in cells if not c.finished]
-    devs = [d for d in cfg.devices if d not in missing]
-    if local and not dry_run: _check_sweep_amp(cfg, devs)     # a plan for another machine is not checked here
-    jobs = max(1, min(resolve_jobs(cfg.jobs, devs, cfg.mem_per_job), len(todo))) if local else 1
-    slots = device_slots(cfg.jobs, devs, cfg.mem_per_job) if local and len(set(devs)) > 1 else None   # several devices: given as cells start
-    if jobs > 1:
-        for c in todo: c.threads = max(1, (os.cpu_count() or 1) // jobs)     # OMP_NUM_THREADS: no oversubscription
-    if dry_run:
-        _print_plan(cfg, cells, jobs if local else None, slots)
-        if missing: print(f'note: {", ".join(missing)} not available on this machine: a plan for a machine that has it (a launch here is refused)')
-        for c in todo:
-            print(f'# {c.name}')
-            for _, argv in cell_commands(c): print(shlex.join(argv))
-        return _planned(collect_sweep(cfg.root, cells), cells)
-    root = Path(cfg.root); root.mkdir(parents=True, exist_ok=True)
-    with folder_lock(root, SWEEP_BUSY, '.sweep.lock'):      # the core chapter: one sweep per root
+    root = Path(cfg.root)
+    with contextlib.ExitStack() as held:
+        if not dry_run:     # one sweep per root (the core chapter), held before the plan reads the run folders: a second
+            held.enter_context(folder_lock(root, SWEEP_BUSY, '.sweep.lock'))   # sweep learns that one runs, not that its runs look stale
+        cells = plan_sweep(cfg)
+        todo = [c for c in cells if not c.finished]
+        devs = [d for d in cfg.devices if d not in missing]
+        if local and not dry_run: _check_sweep_amp(cfg, devs)     # a plan for another machine is not checked here
+        jobs = max(1, min(resolve_jobs(cfg.jobs, devs, cfg.mem_per_job), len(todo))) if local else 1
+        slots = device_slots(cfg.jobs, devs, cfg.mem_per_job) if local and len(set(devs)) > 1 else None   # several devices: given as cells start
+        if jobs > 1:
+            for c in todo: c.threads = max(1, (os.cpu_count() or 1) // jobs)     # OMP_NUM_THREADS: no oversubscription
+        if dry_run:
+            _print_plan(cfg, cells, jobs if local else None, slots)
+            if missing: print(f'note: {", ".join(missing)} not available on this machine: a plan for a machine that has it (a launch here is refused)')
+            for c in todo:
+                print(f'# {c.name}')
+                for _, argv in cell_commands(c): print(shlex.join(argv))
+            return _planned(collect_sweep(cfg.root, cells), cells)
         if verbose: _print_plan(cfg, cells, jobs if local else None, slots)     # once the root is this sweep's
         save_json(cfg.to_dict(), root/'sweep.json')
         t0 = time.time()
