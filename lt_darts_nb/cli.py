@@ -89,7 +89,7 @@ def _resume_config(out:str, cls, kwargs:dict):
     mine, p = chosen(kwargs), Path(out)/'config.json'
     if not p.is_file(): return cls(**kwargs)
     try: saved = json.loads(p.read_text())
-    except json.JSONDecodeError: raise LTDartsError(f'{p} is not valid JSON: move the folder {out} away to start that run again') from None
+    except (ValueError, RecursionError): raise LTDartsError(f'{p} is not valid JSON: move the folder {out} away to start that run again') from None
     if not isinstance(saved, dict): raise LTDartsError(f'{p} holds no settings (a JSON {type(saved).__name__}): move the folder {out} away to start that run again')
     other = sorted(set(saved) - set(cls().to_dict()))
     if other: raise LTDartsError(f'{out} holds a run of another command or of another lt_darts_nb version (its config.json has '

@@ -368,7 +368,7 @@ class LTDataset:
     def realised_ratio(self) -> float:
         "max n_i / min n_i of the training set (differs from `imb_ratio` by rounding, or when `min_count` raised the tail)."
         return max(self.counts) / min(self.counts) if min(self.counts) else float('inf')
-    def groups(self, mode:str|None=None, many:int=100, few:int=20) -> dict:
+    def groups(self, mode:str|None=None, many:int|None=None, few:int|None=None) -> dict:
         "Many/medium/few class indices (`class_groups`; default mode from `default_group_mode`)."
         return class_groups(self.counts, many, few, mode or default_group_mode(self.n_classes))
     def digest(self) -> dict:
@@ -623,13 +623,14 @@ def default_group_mode(n_classes:int) -> str:
     return 'threshold' if n_classes >= 50 else 'thirds'
 
 def class_groups(counts, # training images per class
-                 many:int=100, # 'threshold': many-shot if n_i > many
-                 few:int=20, # 'threshold': few-shot if n_i < few
+                 many:int|None=None, # 'threshold': many-shot if n_i > many (default 100); given, 'auto' means 'threshold'
+                 few:int|None=None, # 'threshold': few-shot if n_i < few (default 20); given, 'auto' means 'threshold'
                  mode:str='auto', # 'auto' (`default_group_mode`: thresholds for >= 50 classes, else thirds), 'threshold' or 'thirds' (by size rank)
                 ) -> dict:
     "Class indices of the many/medium/few-shot groups (`dict` of sorted int64 arrays)."
     n = np.asarray(counts)
-    if mode == 'auto': mode = default_group_mode(len(n))
+    if mode == 'auto': mode = 'threshold' if many is not None or few is not None else default_group_mode(len(n))   # thresholds asked for
+    many, few = 100 if many is None else many, 20 if few is None else few
     if mode == 'threshold':
         if math.floor(many) + 1 < few:     # a whole size above many and below few
             raise LTDartsError(f'many={many} is below few={few} - 1: a class of size {math.floor(many) + 1} would be both many-shot and few-shot; use many >= few - 1')

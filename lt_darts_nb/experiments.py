@@ -70,7 +70,7 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
         warnings.warn(f'skipping {run}: config.json is not a readable JSON object'); return None
     try: hist = load_history(run)                        # refuses a line that is not a record
     except (LTDartsError, OSError, ValueError, RecursionError) as e:
-        warnings.warn(f'skipping {run}: history.jsonl: {_why(e)}'); return None
+        warnings.warn(f'skipping {run}: {_why(e) if isinstance(e, LTDartsError) else "history.jsonl: " + _why(e)}'); return None
     if not hist: return None                                   # started, no epoch finished yet
     try: return _run_row(run, root, cfg, hist)
     except (LTDartsError, TypeError, ValueError, KeyError, AttributeError) as e:      # a damaged record: this run only
@@ -81,6 +81,8 @@ def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
     env = _read_json(run/'env.json') or {}
     res = _read_json(run/'result.json') or {}
     row = {k: cfg.get(k) for k in CONFIG_KEYS}
+    if bad := [k for k, v in row.items() if v is not None and not isinstance(v, (str, int, float))]:    # tables group by them
+        raise TypeError(f'config.json has {bad[0]}={str(row[bad[0]])[:40]}, not a string or a number')
     if not str(row['method']).startswith('bbn'): row['bbn_adaptor'] = None     # a BBN knob: meaningless elsewhere
     # finished: every epoch asked for, or a result.json that agrees with the history (a search the collapse guard stopped early)
     row.update(epochs_run=len(hist), finished=len(hist) == cfg.get('epochs') or res.get('epochs_run') == len(hist))
@@ -205,7 +207,7 @@ def group_stats(rows:list[dict], # from `collect_runs`
     for key, rs in groups.items():
         g = dict(zip(by, key)); g['n'] = len(rs)
         for m in metrics:
-            vals = [float(r[m]) for r in rs if r.get(m) is not None]
+            vals = [v for r in rs if r.get(m) is not None and math.isfinite(v := float(r[m]))]   # NaN: an empty group's accuracy
             g[f'{m}_mean'] = statistics.fmean(vals) if vals else None
             g[f'{m}_std'] = statistics.stdev(vals) if len(vals) > 1 else None
         notes = [f"seed {r.get('seed')}: {r['epochs_run']}/{r['epochs']} epochs" for r in rs if not r.get('finished')]

@@ -445,7 +445,7 @@ def _load_model_state(model, ckpt:dict, out:Path):
 def _check_own_config(cfg_file:Path, cls, out:Path):
     "Refuse a folder whose `config.json` is not one of `cls` (another tool's folder, another command's run, a damaged file): nothing there is touched."
     try: d = json.loads(cfg_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError): d = None
+    except (ValueError, RecursionError): d = None     # not JSON, not text, nested too deeply
     if not isinstance(d, dict):
         raise LTDartsError(f'{out} holds a config.json that is not a {cls.__name__} (another tool\'s or command\'s folder, or a damaged '
                            f'file): choose another output folder, or put the run\'s config.json back')
@@ -467,6 +467,7 @@ def _restoring(path:Path):
     try: yield
     except LTDartsError: raise
     except (KeyError, TypeError, ValueError, IndexError, RuntimeError, AttributeError) as e:
+        if isinstance(e, torch.cuda.OutOfMemoryError) or 'out of memory' in str(e): raise   # the device's memory, not the file
         why = (str(e).strip().splitlines() or [''])[0][:160]
         raise LTDartsError(f'{path} does not hold the state this run restores ({type(e).__name__}: {why}): it was written by other '
                            f'code or edited; resume it with the code that wrote it, or move the run folder away to start again') from None
@@ -478,7 +479,7 @@ def _saved_config(out:Path, cls):
     if not f.is_file(): return cls()
     _check_own_config(f, cls, Path(out))
     try: (cfg := cls.from_dict(json.loads(f.read_text()))).check_types()
-    except (LTDartsError, ValueError, TypeError) as e:
+    except (LTDartsError, ValueError, TypeError, RecursionError) as e:
         raise LTDartsError(f'{f} cannot be read as a {cls.__name__} ({e}): put the run\'s settings back, or move the folder '
                            f'{out} away to start that run again') from None
     import_plugins(cfg.plugins, source=f)
@@ -599,8 +600,9 @@ def load_history(run:str|Path, # a run folder (search or training)
     try:
         for i, line in enumerate(p.read_text().splitlines(), 1):
             if line.strip(): recs.append(json.loads(line))
-    except ValueError as e:              # invalid JSON (cut short by a full disk, say) or not text
-        where = f'line {i} is not valid JSON ({e.msg})' if isinstance(e, json.JSONDecodeError) else 'is not text'
+    except (ValueError, RecursionError) as e:      # invalid JSON (cut short by a full disk, say), not text, nested too deep
+        where = (f'line {i} is not valid JSON ({e.msg})' if isinstance(e, json.JSONDecodeError) else
+                 f'line {i} nests too deeply to read' if isinstance(e, RecursionError) else 'is not text')
         raise LTDartsError(f'{p} {where}: the file is damaged; resuming the run rewrites it from its checkpoint') from None
     if not all(isinstance(r, dict) for r in recs): raise LTDartsError(f'{p} holds lines that are not epoch records: it is not a run\'s history')
     return recs

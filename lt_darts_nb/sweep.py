@@ -13,6 +13,7 @@ from pathlib import Path
 from fastcore.meta import delegates
 
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require
+from filelock import FileLock, Timeout
 from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_amp, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes, _peak_mem, _number
@@ -1037,6 +1038,7 @@ def collect_sweep(root:str|Path, # the sweep's root folder
             vorder = list(saved.get('variants') or {})
             owner = shared_searches(saved.get('variants') or {}, saved.get('search_opts'))
             for r, m, v, s in itertools.product(saved.get('ratios', []), saved.get('methods', []), vorder or [''], saved.get('seeds', [])):
+                if not isinstance(m, str) or not isinstance(v, str): raise TypeError(f'method {m!r} and variant {v!r} must be names')
                 planned[(float(r), m, v, int(s))] = (r, m, v, s)
         except (TypeError, ValueError, AttributeError, LTDartsError) as e:
             warnings.warn(f"ignoring {root/'sweep.json'}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}")
@@ -1094,8 +1096,9 @@ def sweep_stats(rows:list[dict], # from `collect_sweep`
         g = dict(imb_ratio=ratio, method=method, variant=variant, seeds=len(rs))
         used = set()
         for m in metrics:
-            vals = [float(r[m]) for r in rs if r.get(m) is not None]
-            used |= {r['seed'] for r in rs if r.get(m) is not None}
+            ok = [r for r in rs if r.get(m) is not None and math.isfinite(float(r[m]))]   # NaN: an empty group's accuracy
+            vals = [float(r[m]) for r in ok]
+            used |= {r['seed'] for r in ok}
             g[f'{m}_mean'] = statistics.fmean(vals) if vals else None
             g[f'{m}_std'] = statistics.stdev(vals) if len(vals) > 1 else None
             g[f'{m}_n'] = len(vals)
@@ -1300,6 +1303,16 @@ SWEEP_BUSY = ('another sweep is running on {folder}: wait for it, or stop it (it
               "sweep's process ends, however it ends: delete {lock} only on a mount without OS file locks, when the machine "
               'that ran it is gone')    # two sweeps on one root would run the same cells twice
 
+def _sweep_running(root:Path) -> bool:
+    "Whether another process holds `root`'s sweep lock, tested without making anything (a dry run holds no lock)."
+    p = root/'.sweep.lock'
+    if not p.is_file() or p.is_symlink(): return False
+    lock = FileLock(p)
+    try: lock.acquire(timeout=0)
+    except Timeout: return True
+    except (NotImplementedError, OSError): return False    # a mount without locks, a read-only folder: not known to run
+    lock.release(); return False
+
 def _missing_devices(devices:list) -> dict:
     "`{device: why}` of the devices this machine lacks (`core.available_device`'s one-line error)."
     out = {}
@@ -1348,7 +1361,10 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     with contextlib.ExitStack() as held:
         if not dry_run:     # one sweep per root (the core chapter), held before the plan reads the run folders: a second
             held.enter_context(folder_lock(root, SWEEP_BUSY, '.sweep.lock'))   # sweep learns that one runs, not that its runs look stale
-        cells = plan_sweep(cfg)
+        try: cells = plan_sweep(cfg)
+        except LTDartsError:        # a dry run holds no lock: runs another sweep is writing are not stale, they are under way
+            if dry_run and _sweep_running(root): raise LTDartsError(SWEEP_BUSY.format(folder=root, lock=root/'.sweep.lock')) from None
+            raise
         todo = [c for c in cells if not c.finished]
         devs = [d for d in cfg.devices if d not in missing]
         if local and not dry_run: _check_sweep_amp(cfg, devs)     # a plan for another machine is not checked here

@@ -390,7 +390,7 @@ def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, 
     del m, opt, st
 
 def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, a search run folder (or its `SearchResult`) or a name ('DARTS_V2')
-                   cfg:TrainConfig|dict|None=None, # the configuration (default: `TrainConfig()`)
+                   cfg:TrainConfig|dict|None=None, # the configuration (default: `TrainConfig()`; with `resume`, the run's saved one)
                    out:str|Path='runs/train', # the run folder
                    resume:bool=False, # continue the run in `out` from its last checkpoint
                    progress:bool|None=None, # progress bars (default: yes, unless under a test runner)
