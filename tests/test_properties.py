@@ -176,7 +176,10 @@ counts_st = st.lists(st.integers(0, 300), min_size=1, max_size=40)
 @example(counts=[1], mode='threshold', many=0, few=2)
 def test_class_groups_partition_the_classes(counts, mode, many, few):
     "many > `many` images, few < `few` (thresholds that would make a class both are refused), or thirds by size."
-    m = default_group_mode(len(counts)) if mode == 'auto' else mode
+    auto = class_groups(counts)                                 # no thresholds given: 'auto' is `default_group_mode`'s choice
+    plain = class_groups(counts, mode=default_group_mode(len(counts)))
+    assert all(auto[k].tolist() == plain[k].tolist() for k in GROUPS)
+    m = 'threshold' if mode == 'auto' else mode                 # thresholds given: 'auto' uses them
     if m == 'threshold' and few > many + 1:
         with pytest.raises(LTDartsError): class_groups(counts, many, few, mode)
         return
