@@ -24,45 +24,45 @@ __all__ = ['ADAPTORS', 'SCHEDULES', 'LR_GROUPS', 'HETERO_PRESETS', 'KNOB_KINDS',
 def progress(epoch:float, # the epoch, 0-based; may be fractional (`e + step/steps_per_epoch`)
              total_epochs:int, # the number of epochs E of the run
             ) -> float:
-    "Training progress $x = T/T_{max}$ = `epoch/total_epochs`, clipped to [0, 1] (BBN's convention with 0-based epochs)."
+    "Training progress $x = e/E$ = `epoch/total_epochs`, clipped to [0, 1] (BBN writes $T/T_{max}$; 0-based epochs)."
     if not total_epochs >= 1: raise LTDartsError(f'total_epochs must be >= 1, got {total_epochs!r}: pass the number of epochs of the run')
     x = epoch / total_epochs
     return 0.0 if x < 0 else 1.0 if x > 1 else float(x)
 
-def parabolic_decay(epoch:float, # the (fractional) epoch $T$
-                    total_epochs:int, # $T_{max}$, the run's number of epochs
+def parabolic_decay(epoch:float, # the (fractional) epoch $e$
+                    total_epochs:int, # $E$, the run's number of epochs
                     ) -> float:
-    "BBN's default adaptor $a = 1-(T/T_{max})^2$."
+    "BBN's default adaptor $a = 1-(e/E)^2$."
     x = progress(epoch, total_epochs); return 1.0 - x*x
 
-def linear_decay(epoch:float, # the (fractional) epoch $T$
-                 total_epochs:int, # $T_{max}$, the run's number of epochs
+def linear_decay(epoch:float, # the (fractional) epoch $e$
+                 total_epochs:int, # $E$, the run's number of epochs
                  ) -> float:
-    "Linear decay $a = 1 - T/T_{max}$."
+    "Linear decay $a = 1 - e/E$."
     return 1.0 - progress(epoch, total_epochs)
 
-def cosine_decay(epoch:float, # the (fractional) epoch $T$
-                 total_epochs:int, # $T_{max}$, the run's number of epochs
+def cosine_decay(epoch:float, # the (fractional) epoch $e$
+                 total_epochs:int, # $E$, the run's number of epochs
                  ) -> float:
-    "Half-cosine decay $a = (1+\\cos(\\pi T/T_{max}))/2$."
+    "Half-cosine decay $a = (1+\\cos(\\pi e/E))/2$."
     return 0.5*(1.0 + math.cos(math.pi*progress(epoch, total_epochs)))
 
-def bbn_cosine_decay(epoch:float, # the (fractional) epoch $T$
-                     total_epochs:int, # $T_{max}$, the run's number of epochs
+def bbn_cosine_decay(epoch:float, # the (fractional) epoch $e$
+                     total_epochs:int, # $E$, the run's number of epochs
                      ) -> float:
-    "Quarter-cosine decay $a = \\cos(\\frac{\\pi}{2} T/T_{max})$, the cosine variant in BBN's code."
+    "Quarter-cosine decay $a = \\cos(\\frac{\\pi}{2} e/E)$, the cosine variant in BBN's code."
     return math.cos(0.5*math.pi*progress(epoch, total_epochs))
 
-def equal(epoch:float, # the (fractional) epoch $T$
-          total_epochs:int, # $T_{max}$, the run's number of epochs
+def equal(epoch:float, # the (fractional) epoch $e$
+          total_epochs:int, # $E$, the run's number of epochs
           ) -> float:
     "No cumulative learning: both branches always weigh $a = 1/2$."
     progress(epoch, total_epochs); return 0.5
 
-def parabolic_increase(epoch:float, # the (fractional) epoch $T$
-                       total_epochs:int, # $T_{max}$, the run's number of epochs
+def parabolic_increase(epoch:float, # the (fractional) epoch $e$
+                       total_epochs:int, # $E$, the run's number of epochs
                        ) -> float:
-    "The reverse order, $a = (T/T_{max})^2$: re-balancing first, conventional last."
+    "The reverse order, $a = (e/E)^2$: re-balancing first, conventional last."
     x = progress(epoch, total_epochs); return x*x
 
 ADAPTORS = dict(parabolic_decay=parabolic_decay, linear_decay=linear_decay, cosine_decay=cosine_decay,
