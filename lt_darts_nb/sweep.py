@@ -14,9 +14,9 @@ from fastcore.meta import delegates
 
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require
 from filelock import FileLock, Timeout
-from .search import SearchConfig, METHODS, get_method, import_plugins, _names, _run_started, _check_amp, _check_config as _check_search
+from .search import SearchConfig, METHODS, get_method, import_plugins, load_history, _names, _run_started, _check_amp, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
-from .experiments import run_row, _new_axes, _peak_mem, _number
+from .experiments import run_row, _new_axes, _peak_mem, _number, _read_json, _why
 
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'PARENT_ENV', 'POLL_S', 'CARRY_ENV',
@@ -483,12 +483,6 @@ def cell_commands(cell:SweepCell, # the cell
         out.append(('train', [py, '-m', ENTRY_MODULE, 'lt_darts_train', *_flag('genotype', str(cell.search_path)), *_flag('out', str(d/'train')),
                               '--resume', *cell.train_args]))
     return out
-
-def _read_json(p:Path) -> dict|None:
-    "The JSON object in file `p`; None when it is missing, unreadable (a folder, binary junk, nesting too deep to parse) or not an object."
-    try: d = json.loads(Path(p).read_text())
-    except (OSError, ValueError, RecursionError): return None      # ValueError: JSONDecodeError, UnicodeDecodeError
-    return d if isinstance(d, dict) else None
 
 def _same(a, b) -> bool:
     if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool) and not isinstance(b, bool):
@@ -973,8 +967,8 @@ STATUSES = ('done', 'searched', 'partial', 'failed', 'pending')
 
 def _hist_stats(run:Path) -> tuple:
     "`(time_s, peak_mem_gib)` of a run's history: its summed epoch times and its largest GPU peak (None: no history, no peak)."
-    try: recs = [r for l in (run/'history.jsonl').read_text().splitlines() if l.strip() and isinstance(r := json.loads(l), dict)]
-    except (OSError, ValueError, RecursionError): return None, None
+    try: recs = load_history(run)             # the same records `collect_runs` reads (a damaged history: none)
+    except (LTDartsError, OSError): return None, None
     return (float(sum(_number(r.get('time_s', 0.0), 'time_s') or 0.0 for r in recs)) if recs else None), _peak_mem(recs)
 
 def _train_metrics(run:Path) -> dict:
@@ -1041,7 +1035,7 @@ def collect_sweep(root:str|Path, # the sweep's root folder
                 if not isinstance(m, str) or not isinstance(v, str): raise TypeError(f'method {m!r} and variant {v!r} must be names')
                 planned[(float(r), m, v, int(s))] = (r, m, v, s)
         except (TypeError, ValueError, AttributeError, LTDartsError) as e:
-            warnings.warn(f"ignoring {root/'sweep.json'}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}")
+            warnings.warn(f"ignoring {root/'sweep.json'}: {_why(e)}")
             saved, vorder, owner, planned = None, [], {}, {}
     found, shared, train = {}, {}, {}
     if cells is not None:
@@ -1062,7 +1056,7 @@ def collect_sweep(root:str|Path, # the sweep's root folder
     for (r, m, v, s), d in found.items():
         try: rows.append(cell_row(d, r, m, s, train=train.get((r, m, v, s)), variant=v, **dict(zip(('search_of', 'search_dir'), shared.get((r, m, v, s), ())))))
         except (LTDartsError, TypeError, ValueError, KeyError, AttributeError) as e:     # a damaged file of this cell: the others are listed
-            warnings.warn(f"skipping {d}: {type(e).__name__}: {(str(e).splitlines() or [''])[0][:200]}")
+            warnings.warn(f"skipping {d}: {_why(e)}")
     order = list(METHODS)
     return sorted(rows, key=lambda r: (r['imb_ratio'], order.index(r['method']) if r['method'] in order else len(order), r['method'],
                                        vorder.index(r['variant']) if r['variant'] in vorder else len(vorder), r['variant'], r['seed']))

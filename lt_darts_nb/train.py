@@ -23,7 +23,7 @@ from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy, check_branch_cells
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
-                                _check_shared, _check_optimiser, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _check_shared, _check_optimiser, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
 # %% auto #0
@@ -404,7 +404,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     if isinstance(cfg, dict): cfg = TrainConfig.from_dict(cfg)
     if isinstance(cfg, SearchConfig): raise LTDartsError('cfg is a SearchConfig: train with TrainConfig.from_search(that config or its run '
                                                          "folder, **overrides): the search's data and strategy, the training's own network and optimisation")
-    if not isinstance(cfg, TrainConfig): raise LTDartsError(f'cfg must be a TrainConfig, its dict or None, not {type(cfg).__name__}')
+    _check_cfg_type(cfg, TrainConfig, 'train_genotype')
     _check_config(cfg)                            # errors come before anything is written (plugins first)
     mode_cls = get_train_mode(cfg.mode)
     geno = as_genotype(genotype)
