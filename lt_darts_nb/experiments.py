@@ -76,6 +76,12 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
     except (LTDartsError, TypeError, ValueError, KeyError, AttributeError) as e:      # a damaged record: this run only
         warnings.warn(f'skipping {run}: {_why(e)}'); return None
 
+def _reads_adaptor(cfg:dict, hist:list) -> bool:
+    """Whether a run's `bbn_adaptor` did anything: a BBN method (its records hold the epoch's `adaptor`, whatever the
+    method is called: a plugin's too), or an architecture schedule of kind `adaptor_scaled`, which reads it."""
+    return (any('adaptor' in r for r in hist) or str(cfg.get('method', '')).startswith('bbn')
+            or 'adaptor_scaled' in (str(cfg.get('arch_schedule', '')).strip(), str(cfg.get('arch_schedule_reduce', '')).strip()))
+
 def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
     "`run_row` of a run whose config and history are read."
     env = _read_json(run/'env.json') or {}
@@ -83,7 +89,7 @@ def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
     row = {k: cfg.get(k) for k in CONFIG_KEYS}
     if bad := [k for k, v in row.items() if v is not None and not isinstance(v, (str, int, float))]:    # tables group by them
         raise TypeError(f'config.json has {bad[0]}={str(row[bad[0]])[:40]}, not a string or a number')
-    if not str(row['method']).startswith('bbn'): row['bbn_adaptor'] = None     # a BBN knob: meaningless elsewhere
+    if not _reads_adaptor(cfg, hist): row['bbn_adaptor'] = None     # a BBN knob: meaningless where nothing read it
     # finished: every epoch asked for, or a result.json that agrees with the history (a search the collapse guard stopped early)
     row.update(epochs_run=len(hist), finished=len(hist) == cfg.get('epochs') or res.get('epochs_run') == len(hist))
     last = hist[-1]
@@ -430,7 +436,7 @@ def _same_dataset(recorded:str, asked:str) -> bool:
     return r.resolve() == a.resolve() or (len(a.parts) == 1 and a.name == r.name)
 
 def full_scale_report(root:str|Path|None=None, # folder of run folders (default: the grid's, `results_dir()/'cifar10_lt'`; other folders under results/ hold benchmarks)
-                      methods:tuple|str|None=None, # methods to show (default: every registered method, plugins' too)
+                      methods:tuple|str|None=None, # methods to show (default: every method that has runs there, a plugin's too, imported or not)
                       imb_ratio:float=100, # the imbalance ratio of the figures
                       seed:int=0, # the seed of the figures
                       dataset:str='cifar10', # only runs on this dataset
@@ -443,9 +449,9 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
     that produces them (and, when some runs are under way, still shows their progress, flagged); `None` when no run is there."""
     import os
     dataset = dataset_name(dataset)
-    methods = tuple(METHODS) if methods is None else tuple(m.strip() for m in methods.split(',')) if isinstance(methods, str) else tuple(methods)
+    if methods is not None: methods = tuple(m.strip() for m in methods.split(',')) if isinstance(methods, str) else tuple(methods)
     root = results_dir(root) if root is not None else results_dir()/'cifar10_lt'     # the grid's folder (GRID_COMMAND)
-    rows = [r for r in collect_runs(root) if _same_dataset(r['dataset'], dataset) and r['method'] in methods]
+    rows = [r for r in collect_runs(root) if _same_dataset(r['dataset'], dataset) and (methods is None or r['method'] in methods)]
     done = [r for r in rows if r['finished']]
     where = os.path.relpath(root) if root.is_absolute() else str(root)
     if not root.is_dir() and not root.parent.is_dir():   # no results/ at all: a notebook run outside a clone (Colab), not 'never produced'
@@ -454,7 +460,7 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
         return None
     if not done:
         flat = sorted({p.parent.relative_to(root).parts[0] + '/' for p in root.glob('r*/*/s*/config.json')}) if root.is_dir() else []
-        print(f'GPU results have not been produced yet: no finished {dataset} run of {", ".join(methods)} under {where}'
+        print(f'GPU results have not been produced yet: no finished {dataset} run of {", ".join(methods or METHODS)} under {where}'
               + (f' ({len(rows)} unfinished, shown below as progress, not results)' if rows else '') + '.\n'
               + (f'To produce them (one GPU; runs side by side, resumable), from the repository root:\n    {command}\n'
                  f'then commit the run folders it writes (checkpoint.pt is git-ignored) and re-run this cell.'
