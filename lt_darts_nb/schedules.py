@@ -72,7 +72,8 @@ def get_adaptor(name:str, # a key of `ADAPTORS`
                ) -> Callable[[float,int], float]:
     "The adaptor called `name`, a pure function `(epoch, total_epochs) -> a` in [0, 1]."
     try: return ADAPTORS[name]
-    except (KeyError, TypeError): raise LTDartsError(f"unknown adaptor {name!r}: use one of {', '.join(ADAPTORS)}") from None
+    except (KeyError, TypeError): raise LTDartsError(f"unknown adaptor {name!r}: use one of {', '.join(ADAPTORS)}, or register yours in "
+                                                     f"ADAPTORS from a module named in the plugins setting") from None
 
 # %% ../nbs/06_schedules.ipynb #ee19fc4c
 def _fmt(v) -> str:
@@ -227,7 +228,8 @@ def make_schedule(kind:str, # a key of `SCHEDULES`
                   *args, **kwargs, # the parameters of that kind
                  ) -> Schedule:
     "Build a schedule by name, e.g. `make_schedule('cosine', lr=0.025, floor=0.001)`; one-line errors."
-    if kind not in SCHEDULES: raise LTDartsError(f"unknown schedule kind {kind!r}: use one of {', '.join(SCHEDULES)}")
+    if kind not in SCHEDULES: raise LTDartsError(f"unknown schedule kind {kind!r}: use one of {', '.join(SCHEDULES)}, or register "
+                                                 f"yours in SCHEDULES from a module named in the plugins setting")
     f = SCHEDULES[kind]
     sig = inspect.signature(f)
     try: sig.bind(*args, **kwargs)
@@ -378,6 +380,9 @@ def schedule_from_knobs(kind:str, # one of `KNOB_KINDS`
     if kind == 'linear': return linear(lr, floor)
     if kind == 'step_freeze': return step_freeze(lr, at, floor)
     if kind == 'adaptor_scaled': return adaptor_scaled(lr, adaptor, power, floor)
+    if isinstance(kind, str) and kind in SCHEDULES:      # a registered kind (a plugin's too) that reads no learning-rate option
+        raise LTDartsError(f"schedule kind {kind!r} is not built from the learning-rate options: give it as a spec with its "
+                           f"own values, e.g. '{kind}(3e-4)' (the bare names are {', '.join(KNOB_KINDS)})")
     near = difflib.get_close_matches(kind, KNOB_KINDS, 1)
     raise LTDartsError(f"unknown schedule kind {kind!r}{f' (did you mean {near[0]!r}?)' if near else ''}: use one of "
                        f"{', '.join(KNOB_KINDS)} (built from the learning-rate options), or a full spec of a kind of SCHEDULES "

@@ -23,16 +23,16 @@ from .genotypes import PRIMITIVES, op_color, genotype_to_dict, genotype_from_dic
 from .search_space import SearchNetwork, _check_primitives, check_supernet_shape
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
-from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs, hetero_schedule
+from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs, hetero_schedule, KNOB_KINDS
 from .bbn import BilateralSearchNetwork, bbn_loss, bbn_accuracy, check_branch_cells
 from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard, cell_edges
 
 # %% auto #0
 __all__ = ['METHODS', 'SELECTION_KEYS', 'RECORD_KEYS', 'REPORT_KEYS', 'SearchConfig', 'method_options', 'Method',
            'ResampleMethod', 'ReweightMethod', 'BBNMethod', 'BBNAdaptiveLRMethod', 'get_method', 'search_primitives',
-           'import_plugins', 'load_search_data', 'evaluate', 'select_epoch', 'SearchResult', 'load_history',
-           'arch_schedule', 'weight_schedule', 'schedule_options', 'is_eval_epoch', 'n_evaluations', 'search',
-           'plot_search', 'tiny_config', 'select_run', 'search_many']
+           'import_plugins', 'plugin_digest', 'load_search_data', 'evaluate', 'select_epoch', 'SearchResult',
+           'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options', 'is_eval_epoch', 'n_evaluations',
+           'search', 'plot_search', 'tiny_config', 'select_run', 'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
@@ -299,7 +299,8 @@ def import_plugins(plugins:str|list|None, # module names, comma-separated or a l
         print(f'importing plugin module(s) {", ".join(new)} named by {source} (importing a module runs its code)', file=sys.stderr)
     for n in _names(plugins):
         if n.endswith('.py') or not re.fullmatch(r'[A-Za-z_]\w*(\.[A-Za-z_]\w*)*', n):
-            raise LTDartsError(f"plugin {n!r} is not a module name: give its dotted name (my_methods, not my_methods.py)")
+            how = 'put its folder on PYTHONPATH (or run from there) and give' if '/' in n or '\\' in n else 'give'
+            raise LTDartsError(f"plugin {n!r} is not a module name: {how} its dotted name (my_methods, not my_methods.py)")
         for attempt in (0, 1):
             try: mods.append(importlib.import_module(n)); break
             except ModuleNotFoundError as e:
@@ -308,7 +309,33 @@ def import_plugins(plugins:str|list|None, # module names, comma-separated or a l
                     raise LTDartsError(f"plugin module {n!r} not found: install it, put its folder on PYTHONPATH, or run "
                                        f"from the folder that holds it ({os.getcwd()} does not)") from None
                 sys.path.append(os.getcwd())             # as `python -m` would: the current folder
+        _check_shadowed(n, mods[-1])
     return mods
+
+def _check_shadowed(name:str, mod):
+    "Warn when a plugin file in the working folder lost to a module of the same name earlier on the import path."
+    here = [p for p in (Path.cwd()/f'{name}.py', Path.cwd()/name/'__init__.py') if p.is_file()]
+    f = getattr(mod, '__file__', None)
+    if '.' not in name and here and (f is None or Path(f).resolve() != here[0].resolve()):
+        warnings.warn(f"plugin {name!r} was imported from {f or 'a built-in module'}, not from {here[0].name} in the working "
+                      f"folder: a module of that name comes first on Python's import path (the standard library's?): rename your file")
+
+def plugin_digest(plugins:str|list|None, # module names, as for `import_plugins` (imported already)
+                 ) -> dict:
+    """`{module: hash}` of the source of each plugin module (a package: every `.py` file under it), the first 16 hex
+    digits of a SHA-256; `None` for a module without source files. Each session of a run records it, and a resume whose
+    plugin code changed says so."""
+    import hashlib
+    out = {}
+    for n in _names(plugins):
+        f = getattr(sys.modules.get(n), '__file__', None)
+        if not f: out[n] = None; continue
+        p = Path(f)
+        files = sorted(p.parent.rglob('*.py')) if p.name == '__init__.py' else [p]
+        h = hashlib.sha256()
+        for q in files: h.update(str(q.relative_to(p.parent)).encode() + b'\0' + q.read_bytes())
+        out[n] = h.hexdigest()[:16]
+    return out
 
 # %% ../nbs/08_search.ipynb #07075b92
 def load_search_data(cfg:SearchConfig):
@@ -519,7 +546,7 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
             raise LTDartsError(f'{cfg_file} cannot be read as a {type(cfg).__name__} ({str(e) or type(e).__name__}): put the run\'s '
                                f'settings back, or move the folder {out} away to start that run again') from None
         d = saved.diff(cfg)
-        fixed = {k: v for k, v in d.items() if k not in saved.exec_fields()}
+        fixed = {k: v for k, v in d.items() if k not in saved.exec_fields() and not (k == 'plugins' and _more_plugins(*v))}
         if fixed:
             what = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, a, b in ((k, *v) for k, v in fixed.items()))
             raise LTDartsError(f'cannot resume {out} with a different config ({what}): use the saved settings or another output '
@@ -534,7 +561,8 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
         ckpt = load_checkpoint(ck)
         _check_ckpt(ckpt, ck)
         if isinstance(ckpt.get('config'), dict):       # the settings the checkpoint was written with (since checkpoints hold them)
-            moved = {k: v for k, v in type(cfg).from_dict(ckpt['config']).diff(saved).items() if k not in saved.exec_fields()}
+            moved = {k: v for k, v in type(cfg).from_dict(ckpt['config']).diff(saved).items()
+                     if k not in saved.exec_fields() and not (k == 'plugins' and _more_plugins(*v))}
             if moved:
                 what = '; '.join(f'{k}: checkpoint {a!r}, config.json {b!r}' for k, (a, b) in moved.items())
                 raise LTDartsError(f'{cfg_file} no longer matches the run\'s checkpoint ({what}): put the saved settings back in '
@@ -545,6 +573,10 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     out.mkdir(parents=True, exist_ok=True)
     save_json(cfg.to_dict(), cfg_file)
     return None, {}
+
+def _more_plugins(saved:str, now:str) -> bool:
+    "Whether the plugin modules `now` name every module `saved` names (in any order, and maybe more): a resume may load more code, not less."
+    return set(_names(saved)) <= set(_names(now))
 
 def _log_session(out:Path, cfg, dev, step, start:int, changed:dict, data:dict|None=None, data_changed:bool=False):
     """Record one start or resume of a run, once every check has passed and the checkpoint has loaded: `config.json`
@@ -557,6 +589,14 @@ def _log_session(out:Path, cfg, dev, step, start:int, changed:dict, data:dict|No
     if data is not None: rec.update(data=data, **({'data_changed': True} if data_changed else {}))
     p = out/'sessions.jsonl'
     old = p.read_text() if p.exists() else ''
+    if plugs := plugin_digest(cfg.plugins):          # which plugin code ran: a resume after an edit says so
+        rec['plugins'] = plugs
+        last = next((r['plugins'] for r in reversed([json.loads(l) for l in old.splitlines() if l.strip()])
+                     if isinstance(r, dict) and isinstance(r.get('plugins'), dict)), {})
+        if moved := [n for n, h in plugs.items() if n in last and last[n] != h]:
+            rec['plugins_changed'] = moved
+            warnings.warn(f'{out}: the code of plugin module(s) {", ".join(moved)} changed since the last session: the run goes on '
+                          f'with the new code (sessions.jsonl records it)')
     with atomic_write(p, 'w') as f: f.write(old + json.dumps(rec) + '\n')
 
 def _resume_data(out:Path, digest:dict) -> bool:
@@ -616,10 +656,28 @@ def arch_schedule(cfg:SearchConfig, # the configuration
     of `schedules.KNOB_KINDS` built from `arch_lr`, `arch_floor`, `arch_power`, `arch_freeze_at` and `bbn_adaptor`, or
     a full spec such as `"warmup(cosine(3e-4, 1e-5), 5)"`."""
     if cell not in ('normal', 'reduce'): raise LTDartsError(f"unknown cell {cell!r}: use 'normal' or 'reduce'")
-    kind = (cfg.arch_schedule_reduce if cell == 'reduce' else '') or cfg.arch_schedule or (method or get_method(cfg.method)).arch_schedule
+    kind = (cfg.arch_schedule_reduce if cell == 'reduce' else '') or cfg.arch_schedule or _method_schedule(method or get_method(cfg.method))
     if is_full_spec(kind): return parse_schedule(kind)
     return schedule_from_knobs(kind, lr=cfg.arch_lr, floor=cfg.arch_floor * cfg.arch_lr, power=cfg.arch_power,
                                at=cfg.arch_freeze_at, adaptor=cfg.bbn_adaptor)
+
+def _method_schedule(m) -> str:
+    "A method's default architecture schedule (`Method.arch_schedule`, a class attribute): a kind or a spec string."
+    s = getattr(m, 'arch_schedule', None)
+    if not isinstance(s, str):
+        raise LTDartsError(f"method {getattr(m, 'name', m)!r} has arch_schedule={s!r}: it must be a class attribute holding a kind or "
+                           f"a spec string ('adaptor_scaled', 'cosine(3e-4, 1e-5)'); a per-run schedule goes in the arch_schedule setting")
+    return s
+
+def _check_spec_knobs(cfg, specs:list, knobs:tuple):
+    """Refuse settings that would change nothing: `knobs` (fields such as `arch_lr`) given other values than their
+    defaults when every schedule option in `specs` is a full spec, which carries its own values and reads no knob."""
+    if not specs or not all(is_full_spec(s) for s in specs): return
+    default = {f.name: f.default for f in dataclasses.fields(cfg)}
+    if moved := [k for k in knobs if getattr(cfg, k) != default[k]]:
+        raise LTDartsError(f"{', '.join(f'{k}={getattr(cfg, k)!r}' for k in moved)} would change nothing: the schedule "
+                           f"{specs[0]!r} is a full spec, with its own values: write the value into the spec, or give a kind "
+                           f"({', '.join(KNOB_KINDS)}) that reads {moved[0]}")
 
 def weight_schedule(cfg:SearchConfig):
     "The weight learning-rate schedule: `cfg.w_schedule` from `w_lr` to `w_lr_min` (DARTS: cosine), or a full spec."
@@ -725,6 +783,9 @@ def _check_config(cfg:SearchConfig):
     _check_amp_name(cfg.amp)
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     weight_schedule(cfg); arch_schedule(cfg); arch_schedule(cfg, cell='reduce')    # validates the schedules
+    _check_spec_knobs(cfg, [cfg.w_schedule], ('w_lr', 'w_lr_min'))
+    normal = cfg.arch_schedule or _method_schedule(get_method(cfg.method))
+    _check_spec_knobs(cfg, [normal, cfg.arch_schedule_reduce or normal], ('arch_lr', 'arch_floor', 'arch_power', 'arch_freeze_at'))
 
 def _hessian_batches(x, y, samplers:tuple, cfg:SearchConfig, ev:dict, counts=None) -> list:
     """The Hessian monitor's batches: `hessian_batches` batches of the validation half through the architecture step's

@@ -14,7 +14,7 @@ from fastcore.meta import delegates
 
 from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require
 from filelock import FileLock, Timeout
-from .search import SearchConfig, METHODS, get_method, import_plugins, load_history, _names, _run_started, _check_amp, _check_config as _check_search
+from .search import SearchConfig, METHODS, get_method, import_plugins, load_history, _names, _run_started, _check_amp, _more_plugins, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
 from .experiments import run_row, _new_axes, _peak_mem, _number, _read_json, _why
 
@@ -494,9 +494,11 @@ def config_diff(saved:dict, # the config.json of a run folder
                 defaults:dict|None=None, # the config's field defaults (compare every field), or None (only the planned keys)
                 ignore:tuple=('device',), # fields that may differ (a resumed run may change device)
                ) -> dict:
-    "`{field: (saved, planned)}` of the fields where a run folder's saved config differs from the planned one."
+    """`{field: (saved, planned)}` of the fields where a run folder's saved config differs from the planned one. Plugin
+    modules are no setting of what a run computes: the planned ones may add modules to the saved ones, in any order."""
     full = {**(defaults or {}), **planned}
-    return {k: (saved[k], v) for k, v in full.items() if k in saved and k not in ignore and not _same(saved[k], v)}
+    return {k: (saved[k], v) for k, v in full.items() if k in saved and k not in ignore and not _same(saved[k], v)
+            and not (k == 'plugins' and isinstance(saved[k], str) and isinstance(v, str) and _more_plugins(saved[k], v))}
 
 def _progress(run:Path) -> str:
     cfg = _read_json(run/'config.json') or {}
