@@ -23,7 +23,7 @@ from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy, check_branch_cells
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
-                                _check_shared, _check_optimiser, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _check_shared, _check_optimiser, _check_spec_knobs, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
 # %% auto #0
@@ -85,6 +85,7 @@ class TrainConfig(Config):
     lr_min:float=0.0 # final learning rate (cosine)
     lr_schedule:str='cosine' # a kind of `schedules.KNOB_KINDS` (from lr to lr_min) or a full spec such as `BBN_LR_SCHEDULE`
     momentum:float=0.9 # SGD momentum
+    nesterov:bool=False # Nesterov momentum, as BBN's SGD (DARTS': plain momentum)
     weight_decay:float=3e-4 # SGD weight decay
     grad_clip:float=5.0 # gradient-norm clip (0 = off)
     # augmentation
@@ -358,12 +359,14 @@ def _check_config(cfg:TrainConfig):
     if not cfg.max_steps >= 0: raise LTDartsError(f'max_steps must be >= 0 (got {cfg.max_steps}): 0 runs a full pass over the training set')
     if not 0 <= cfg.drop_path_prob < 1: raise LTDartsError(f'drop_path_prob must be in [0, 1) (got {cfg.drop_path_prob})')
     _check_optimiser(cfg, 'momentum', ('weight_decay',), ('lr', 'lr_min', 'lr_schedule'))
+    if cfg.nesterov and not cfg.momentum > 0: raise LTDartsError(f'nesterov=True needs a momentum above 0 (got {cfg.momentum}): 0.9 is BBN\'s')
     if not cfg.auxiliary_weight >= 0: raise LTDartsError(f'auxiliary_weight must be >= 0 (got {cfg.auxiliary_weight}): DARTS weighs the auxiliary loss by 0.4')
     if cfg.imb_ratio < 1: raise LTDartsError(f'imb_ratio must be >= 1 (got {cfg.imb_ratio})')
     get_adaptor(cfg.bbn_adaptor)
     _check_amp_name(cfg.amp)
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     lr_schedule(cfg)
+    _check_spec_knobs(cfg, [cfg.lr_schedule], ('lr', 'lr_min'))
 
 def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, n_test:int, n:int=2):
     "Print the estimated time of an epoch's steps, of one evaluation and of the run, from a twin network (no state is touched)."
@@ -454,7 +457,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
         raise LTDartsError(f'{out} trained another genotype ({"its checkpoint" if in_ckpt else gfile}): use the same genotype or another output folder')
     save_genotype(geno, gfile)
 
-    opt = torch.optim.SGD(model.parameters(), cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    opt = torch.optim.SGD(model.parameters(), cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay, nesterov=cfg.nesterov)
     sched = lr_schedule(cfg)
     steps = min(len(l) for l in loaders)
     if cfg.max_steps: steps = min(steps, cfg.max_steps)
