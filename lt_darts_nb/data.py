@@ -267,6 +267,18 @@ def _jpeg_cached(folder:Path, root:Path, key:str, train:bool, verbose:bool=True)
     _say_uncached(_cache_dirs(root), verbose)
     return x, y, names, None, present
 
+def _download(cls, root:Path, train:bool, spec:dict, key:str, timeout:float=60):
+    """torchvision's download of a CIFAR split into `root`, with a socket timeout (its `urlopen` sets none: a stalled
+    proxy would hang it for good) and a one-line error that says what to do when it fails."""
+    import socket
+    old = socket.getdefaulttimeout(); socket.setdefaulttimeout(timeout)
+    try: cls(str(root), train=train, download=True)
+    except (OSError, RuntimeError, ValueError) as e:      # no network (URLError is an OSError), a timeout, a damaged archive
+        raise LTDartsError(f"downloading {spec['title']} into {root} failed ({type(e).__name__}: {str(e)[:120]}): no internet here? "
+                           f"copy {spec['folder']}/ (torchvision's) or the JPEG copy {key}/ into a folder and point LT_DARTS_DATA "
+                           f"(or --data_root) at it") from None
+    finally: socket.setdefaulttimeout(old)
+
 def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
                root:str|Path|None=None, # data folder (default: `data_root()`)
                train:bool=True, # training (True) or test (False) split
@@ -301,7 +313,7 @@ def load_cifar(name:str='cifar10', # 'cifar10' or 'cifar100'
         try: import torchvision
         except Exception as e: raise LTDartsError(f'download=True needs a working torchvision ({type(e).__name__}): install it, or set LT_DARTS_DATA to a folder with {key}/ or {spec["folder"]}/') from e
         cls = torchvision.datasets.CIFAR10 if key == 'cifar10' else torchvision.datasets.CIFAR100
-        cls(str(data_root(root, create=True)), train=train, download=True)
+        _download(cls, data_root(root, create=True), train, spec, key)
         return load_cifar(key, root, train, False, return_info, verbose)
     if info is None:
         if root.name in (key, spec['folder']) and ((root/'labels.npz').is_file() or (root/spec['meta']).is_file()):   # the dataset's own folder
