@@ -135,7 +135,8 @@ def main(argv=None):
     budget = epoch_budget([v for v in variants if v.name in (rows[1]['variant'], max(rows[1:], key=lambda r: r['ratio'])['variant'])],
                           {r['variant']: r['median_s'] for r in rows}, args, device)
     if args.json:
-        d = json.load(open(args.json)); d['epoch_budget'] = budget; save_json(d, args.json)
+        with open(args.json) as f: d = json.load(f)
+        d['epoch_budget'] = budget; save_json(d, args.json)
     return rows
 
 

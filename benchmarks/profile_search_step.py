@@ -4,7 +4,7 @@ Usage: python benchmarks/profile_search_step.py --device cuda [--amp bf16] [--ch
 
 On CUDA it also prints the kernel time per step (the sum of the kernels' own times): a step captured in a CUDA graph
 removes the launch overhead, not the kernels, so this is about the fastest the captured step can be."""
-import argparse, time, torch
+import argparse, inspect, time, torch
 from lt_darts_nb.search_space import SearchNetwork
 from lt_darts_nb.architect import Architect
 
@@ -39,7 +39,8 @@ def main():
     mem = f', peak memory {torch.cuda.max_memory_allocated(dev) / 2**30:.2f} GiB' if dev.type == 'cuda' else ''
     print(f'{a.device} amp={a.amp or "fp32"} channels_last={a.channels_last} batch_edges={a.batch_edges}: {dt * 1000:.1f} ms/step, {a.batch / dt:.0f} images/s{mem}')
     acts = [torch.profiler.ProfilerActivity.CPU] + ([torch.profiler.ProfilerActivity.CUDA] if dev.type == 'cuda' else [])
-    with torch.profiler.profile(activities=acts) as prof:
+    keep = {'acc_events': True} if 'acc_events' in inspect.signature(torch.profiler.profile).parameters else {}   # one cycle: the same events, without torch 2.11's warning
+    with torch.profiler.profile(activities=acts, **keep) as prof:
         for _ in range(3): step()
         sync()
     key = 'self_cuda_time_total' if dev.type == 'cuda' else 'self_cpu_time_total'

@@ -9,9 +9,11 @@ A cell is skipped when it has `#| eval: false`, or a flag of `tst_flags` (settin
 when it calls `nbdev_export` (as nbdev_test skips it). IPython magics (`%...`, `!...`) become `pass`. Each cell's source goes into
 `linecache`, as IPython puts it, so that `inspect.getsource` (fastcore's docments, `show_doc`) sees it. When nbdev
 is not installed its `show_doc` is replaced by a no-op; when IPython is not, `IPython.display`'s `display`, `Markdown`
-and `HTML` print their text. Exit status 1 at the first failing cell, with its traceback."""
+and `HTML` print their text. A cell that stops because an optional package the package `require`s is not installed
+(ipywidgets, for the explorers) is reported and the run goes on. Exit status 1 at the first failing cell, with its
+traceback."""
 from __future__ import annotations
-import argparse, configparser, json, linecache, os, re, sys, time, traceback, types
+import argparse, configparser, importlib.util, json, linecache, os, re, sys, time, traceback, types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,6 +63,15 @@ def _stub_ipython():
         ip.display, ip.get_ipython, ip.version_info = disp, lambda: None, (0, 0, 0)   # matplotlib: a plain shell
         sys.modules.update({'IPython': ip, 'IPython.display': disp})
 
+def _missing_optional(e:Exception) -> str|None:
+    """The optional package that `e` (the package's `require`: "X: the ipywidgets package is not installed: ...") says is
+    missing, when it really is missing here; None for any other error."""
+    m = re.search(r': the ([\w.]+) package is not installed: ', str(e))
+    if type(e).__name__ != 'LTDartsError' or m is None: return None
+    try: found = importlib.util.find_spec(m.group(1)) is not None
+    except (ImportError, ValueError): found = False
+    return None if found else m.group(1)
+
 def run_notebook(path:str|Path, flags=(), verbose:bool=True) -> int:
     "Run the cells of `path` that `nbdev_test --flags FLAGS` runs; returns the number of cells run."
     path = Path(path).resolve()
@@ -81,7 +92,12 @@ def run_notebook(path:str|Path, flags=(), verbose:bool=True) -> int:
             code, fn = to_python(src), f'{path.name} [code cell {i}]'
             # as IPython does: the cell's source in linecache, so `inspect.getsource` (docments, show_doc) sees it
             linecache.cache[fn] = (len(code), None, code.splitlines(True), fn)
-            exec(compile(code, fn, 'exec'), ns)
+            try: exec(compile(code, fn, 'exec'), ns)
+            except Exception as e:                  # a widget on a bare box: the optional package it needs is not there
+                if (missing := _missing_optional(e)) is None: raise
+                if verbose: print(f'  cell {i}: stopped where it needs {missing}, not installed here (an optional package: '
+                                  f'the rest of this cell is skipped)', flush=True)
+                continue
             n += 1
             if verbose: print(f'  cell {i}: ok ({time.time() - t:.1f} s)', flush=True)
     finally: os.chdir(cwd)

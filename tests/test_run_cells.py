@@ -72,3 +72,16 @@ def test_cell_source_is_inspectable(tmp_path):
                                   'def f(a:int, # the first argument\n      ): return a',
                                   'assert docments(f)["a"] == "the first argument", docments(f)\nassert "def f" in inspect.getsource(f)'])
     assert rc.run_notebook(nb, verbose=False) == 3
+
+
+def test_without_an_optional_package(tmp_path, monkeypatch, capsys):
+    # a bare GPU box has no ipywidgets: a cell that builds an explorer stops there, reported, and the chapter goes on;
+    # the same error for a package that is installed, or any other error, still fails the run
+    monkeypatch.setitem(sys.modules, 'ipywidgets', None)
+    nb = _nb(tmp_path/'w.ipynb', ['from lt_darts_nb.core import require\nran = []',
+                                  'ran.append(1); W = require("ipywidgets", "an_explorer"); ran.append(2)',
+                                  'assert ran == [1]'])
+    assert rc.run_notebook(nb) == 2
+    assert 'cell 1: stopped where it needs ipywidgets, not installed here' in capsys.readouterr().out
+    bad = _nb(tmp_path/'b.ipynb', ['from lt_darts_nb.core import LTDartsError\nraise LTDartsError("x: the json package is not installed: pip install json")'])
+    with pytest.raises(Exception, match='the json package is not installed'): rc.run_notebook(bad, verbose=False)
