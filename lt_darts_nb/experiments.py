@@ -77,8 +77,9 @@ def run_row(run:str|Path, # a run folder (holds config.json and history.jsonl)
         warnings.warn(f'skipping {run}: {_why(e)}'); return None
 
 def _reads_adaptor(cfg:dict, hist:list) -> bool:
-    """Whether a run's `bbn_adaptor` did anything: a BBN method (its records hold the epoch's `adaptor`, whatever the
-    method is called: a plugin's too), or an architecture schedule of kind `adaptor_scaled`, which reads it."""
+    """Whether a run shows that its `bbn_adaptor` did anything: a BBN method (its records hold the epoch's `adaptor`,
+    whatever the method is called: a plugin's too), or an architecture schedule of kind `adaptor_scaled` set in its config,
+    which reads it (a method's own default schedule is not in the config)."""
     return (any('adaptor' in r for r in hist) or str(cfg.get('method', '')).startswith('bbn')
             or 'adaptor_scaled' in (str(cfg.get('arch_schedule', '')).strip(), str(cfg.get('arch_schedule_reduce', '')).strip()))
 
@@ -459,8 +460,9 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
               f'from a clone of the repository (git clone https://github.com/lt-darts-nb/lt_darts_nb), or pass the folder that holds them')
         return None
     if not done:
+        which = f' of {", ".join(methods)}' if methods else ''
         flat = sorted({p.parent.relative_to(root).parts[0] + '/' for p in root.glob('r*/*/s*/config.json')}) if root.is_dir() else []
-        print(f'GPU results have not been produced yet: no finished {dataset} run of {", ".join(methods or METHODS)} under {where}'
+        print(f'GPU results have not been produced yet: no finished {dataset} run{which} under {where}'
               + (f' ({len(rows)} unfinished, shown below as progress, not results)' if rows else '') + '.\n'
               + (f'To produce them (one GPU; runs side by side, resumable), from the repository root:\n    {command}\n'
                  f'then commit the run folders it writes (checkpoint.pt is git-ignored) and re-run this cell.'

@@ -381,8 +381,10 @@ def schedule_from_knobs(kind:str, # one of `KNOB_KINDS`
     if kind == 'step_freeze': return step_freeze(lr, at, floor)
     if kind == 'adaptor_scaled': return adaptor_scaled(lr, adaptor, power, floor)
     if isinstance(kind, str) and kind in SCHEDULES:      # a registered kind (a plugin's too) that reads no learning-rate option
+        form = ', '.join(('*' if p.kind is p.VAR_POSITIONAL else '') + (p.name if p.default is p.empty else f'{p.name}={p.default!r}')
+                         for p in inspect.signature(SCHEDULES[kind]).parameters.values())
         raise LTDartsError(f"schedule kind {kind!r} is not built from the learning-rate options: give it as a spec with its "
-                           f"own values, e.g. '{kind}(3e-4)' (the bare names are {', '.join(KNOB_KINDS)})")
+                           f"own values, {kind}({form}) (the bare names are {', '.join(KNOB_KINDS)})")
     near = difflib.get_close_matches(kind, KNOB_KINDS, 1)
     raise LTDartsError(f"unknown schedule kind {kind!r}{f' (did you mean {near[0]!r}?)' if near else ''}: use one of "
                        f"{', '.join(KNOB_KINDS)} (built from the learning-rate options), or a full spec of a kind of SCHEDULES "

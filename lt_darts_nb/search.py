@@ -309,7 +309,7 @@ def import_plugins(plugins:str|list|None, # module names, comma-separated or a l
                     raise LTDartsError(f"plugin module {n!r} not found: install it, put its folder on PYTHONPATH, or run "
                                        f"from the folder that holds it ({os.getcwd()} does not)") from None
                 sys.path.append(os.getcwd())             # as `python -m` would: the current folder
-        _check_shadowed(n, mods[-1])
+        _check_shadowed(n, mods[-1]); _import_hash(n, mods[-1])
     return mods
 
 def _check_shadowed(name:str, mod):
@@ -320,22 +320,31 @@ def _check_shadowed(name:str, mod):
         warnings.warn(f"plugin {name!r} was imported from {f or 'a built-in module'}, not from {here[0].name} in the working "
                       f"folder: a module of that name comes first on Python's import path (the standard library's?): rename your file")
 
+def _source_hash(mod) -> str|None:
+    "The first 16 hex digits of a SHA-256 of a module's source files now (a package: every `.py` under it); None without any."
+    import hashlib
+    f = getattr(mod, '__file__', None)
+    if not f or not Path(f).is_file(): return None
+    p = Path(f)
+    files = sorted(p.parent.rglob('*.py')) if p.name == '__init__.py' else [p]
+    h = hashlib.sha256()
+    for q in files: h.update(str(q.relative_to(p.parent)).encode() + b'\0' + q.read_bytes())
+    return h.hexdigest()[:16]
+
+_IMPORTED = {}   # plugin module name -> (module, hash of its source when this process first met that module object)
+
+def _import_hash(name:str, mod) -> str|None:
+    "The hash of the source `mod` had when this process imported it (`import_plugins`), or first met it."
+    got = _IMPORTED.get(name)
+    if got is None or got[0] is not mod: got = _IMPORTED[name] = (mod, _source_hash(mod))
+    return got[1]
+
 def plugin_digest(plugins:str|list|None, # module names, as for `import_plugins` (imported already)
                  ) -> dict:
-    """`{module: hash}` of the source of each plugin module (a package: every `.py` file under it), the first 16 hex
-    digits of a SHA-256; `None` for a module without source files. Each session of a run records it, and a resume whose
-    plugin code changed says so."""
-    import hashlib
-    out = {}
-    for n in _names(plugins):
-        f = getattr(sys.modules.get(n), '__file__', None)
-        if not f: out[n] = None; continue
-        p = Path(f)
-        files = sorted(p.parent.rglob('*.py')) if p.name == '__init__.py' else [p]
-        h = hashlib.sha256()
-        for q in files: h.update(str(q.relative_to(p.parent)).encode() + b'\0' + q.read_bytes())
-        out[n] = h.hexdigest()[:16]
-    return out
+    """`{module: hash}` of the code each plugin module runs in this process: a SHA-256 (first 16 hex digits) of its
+    source files as they were when it was imported (a package: every `.py` file under it); `None` for a module without
+    source files, or not imported. Each session of a run records it, and a resume whose plugin code changed says so."""
+    return {n: _import_hash(n, sys.modules[n]) if n in sys.modules else None for n in _names(plugins)}
 
 # %% ../nbs/08_search.ipynb #07075b92
 def load_search_data(cfg:SearchConfig):
@@ -550,7 +559,7 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
         if fixed:
             what = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, a, b in ((k, *v) for k, v in fixed.items()))
             raise LTDartsError(f'cannot resume {out} with a different config ({what}): use the saved settings or another output '
-                               f'folder (a resume may change only {", ".join(saved.exec_fields())})')
+                               f'folder (a resume may change only {", ".join(saved.exec_fields())}, and add plugin modules)')
         ck = out/'checkpoint.pt'
         if not ck.exists():        # an epoch writes its checkpoint before its record: a kill never leaves a record alone
             hist = out/'history.jsonl'
@@ -597,6 +606,9 @@ def _log_session(out:Path, cfg, dev, step, start:int, changed:dict, data:dict|No
             rec['plugins_changed'] = moved
             warnings.warn(f'{out}: the code of plugin module(s) {", ".join(moved)} changed since the last session: the run goes on '
                           f'with the new code (sessions.jsonl records it)')
+        if edited := [n for n, h in plugs.items() if h is not None and _source_hash(sys.modules[n]) != h]:
+            warnings.warn(f'{out}: the file of plugin module(s) {", ".join(edited)} changed since this process imported it: the run '
+                          f'goes on with the code imported (restart the kernel or process to run the edit)')
     with atomic_write(p, 'w') as f: f.write(old + json.dumps(rec) + '\n')
 
 def _resume_data(out:Path, digest:dict) -> bool:
@@ -670,14 +682,15 @@ def _method_schedule(m) -> str:
     return s
 
 def _check_spec_knobs(cfg, specs:list, knobs:tuple):
-    """Refuse settings that would change nothing: `knobs` (fields such as `arch_lr`) given other values than their
-    defaults when every schedule option in `specs` is a full spec, which carries its own values and reads no knob."""
+    """Warn of settings that change nothing: `knobs` (fields such as `arch_lr`) given other values than their defaults
+    when every schedule option in `specs` is a full spec, which carries its own values and reads no knob (a warning, not
+    an error: a run saved so resumes, and a sweep may share a knob between cells of both kinds)."""
     if not specs or not all(is_full_spec(s) for s in specs): return
     default = {f.name: f.default for f in dataclasses.fields(cfg)}
     if moved := [k for k in knobs if getattr(cfg, k) != default[k]]:
-        raise LTDartsError(f"{', '.join(f'{k}={getattr(cfg, k)!r}' for k in moved)} would change nothing: the schedule "
-                           f"{specs[0]!r} is a full spec, with its own values: write the value into the spec, or give a kind "
-                           f"({', '.join(KNOB_KINDS)}) that reads {moved[0]}")
+        warnings.warn(f"{', '.join(f'{k}={getattr(cfg, k)!r}' for k in moved)} changes nothing here: the schedule {specs[0]!r} "
+                      f"is a full spec, with its own values (write them into the spec, or use a kind of KNOB_KINDS, which read "
+                      f"the learning-rate options)")
 
 def weight_schedule(cfg:SearchConfig):
     "The weight learning-rate schedule: `cfg.w_schedule` from `w_lr` to `w_lr_min` (DARTS: cosine), or a full spec."
