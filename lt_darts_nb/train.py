@@ -366,7 +366,7 @@ def _check_config(cfg:TrainConfig):
     _check_amp_name(cfg.amp)
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     lr_schedule(cfg)
-    _check_spec_knobs(cfg, [cfg.lr_schedule], ('lr', 'lr_min'))
+    _check_spec_knobs(cfg, [cfg.lr_schedule], dict(lr='lr', lr_min='floor'))
 
 def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, n_test:int, n:int=2):
     "Print the estimated time of an epoch's steps, of one evaluation and of the run, from a twin network (no state is touched)."
