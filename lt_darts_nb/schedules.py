@@ -366,6 +366,8 @@ def set_lrs(optimizer:torch.optim.Optimizer, # the optimiser whose param groups 
 
 # %% ../nbs/06_schedules.ipynb #804e76b3
 KNOB_KINDS = ('constant', 'cosine', 'linear', 'step_freeze', 'adaptor_scaled')
+_KNOB_READS = dict(constant={'lr'}, cosine={'lr', 'floor'}, linear={'lr', 'floor'}, step_freeze={'lr', 'at', 'floor'},
+                   adaptor_scaled={'lr', 'floor', 'power', 'adaptor'})    # the arguments of schedule_from_knobs each kind reads
 
 def schedule_from_knobs(kind:str, # one of `KNOB_KINDS`
                         lr:float, # the starting learning rate

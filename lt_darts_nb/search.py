@@ -23,7 +23,7 @@ from .genotypes import PRIMITIVES, op_color, genotype_to_dict, genotype_from_dic
 from .search_space import SearchNetwork, _check_primitives, check_supernet_shape
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
-from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs, hetero_schedule, KNOB_KINDS
+from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs, hetero_schedule, _KNOB_READS
 from .bbn import BilateralSearchNetwork, bbn_loss, bbn_accuracy, check_branch_cells
 from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard, cell_edges
 
@@ -681,24 +681,21 @@ def _method_schedule(m) -> str:
                            f"a spec string ('adaptor_scaled', 'cosine(3e-4, 1e-5)'); a per-run schedule goes in the arch_schedule setting")
     return s
 
-_KNOB_READS = dict(constant={'lr'}, cosine={'lr', 'floor'}, linear={'lr', 'floor'}, step_freeze={'lr', 'at', 'floor'},
-                   adaptor_scaled={'lr', 'floor', 'power', 'adaptor'})    # what `schedule_from_knobs` builds each kind from
-
-def _check_spec_knobs(cfg, specs:list, knobs:dict):
+def _check_unread_knobs(cfg, options:list, knobs:dict):
     """Warn of settings that change nothing: `knobs` (`{field: the parameter of schedule_from_knobs it sets}`, such as
-    `{'arch_power': 'power'}`) given other values than their defaults where no schedule option in `specs` reads them. A
+    `{'arch_power': 'power'}`) given other values than their defaults where no schedule option in `options` reads them. A
     full spec carries its own values and reads none; a kind reads its own (`_KNOB_READS`: only `step_freeze` the
     switch point, only `adaptor_scaled` the power, `constant` no floor). A warning, not an error: a run saved so still
     resumes, and a sweep may share a knob between cells that read it and cells that do not."""
     default = {f.name: f.default for f in dataclasses.fields(cfg)}
-    reads = set().union(*(set() if is_full_spec(s) else _KNOB_READS.get(s.strip(), set()) for s in specs))
+    reads = set().union(*(set() if is_full_spec(s) else _KNOB_READS.get(s.strip(), set()) for s in options))
     if not (moved := [k for k, p in knobs.items() if getattr(cfg, k) != default[k] and p not in reads]): return
     said = ', '.join(f'{k}={getattr(cfg, k)!r}' for k in moved)
-    if all(is_full_spec(s) for s in specs):
-        warnings.warn(f"{said} changes nothing here: the schedule {specs[0]!r} is a full spec, with its own values (write them "
+    if all(is_full_spec(s) for s in options):
+        warnings.warn(f"{said} changes nothing here: the schedule {options[0]!r} is a full spec, with its own values (write them "
                       f"into the spec, or use a kind of KNOB_KINDS, which read the learning-rate options)")
     else:
-        which = ' and '.join(dict.fromkeys(repr(s.strip()) for s in specs))
+        which = ' and '.join(dict.fromkeys(repr(s.strip()) for s in options))
         kinds = [k for k, r in _KNOB_READS.items() if knobs[moved[0]] in r]
         warnings.warn(f"{said} changes nothing here: the schedule {which} does not read {'it' if len(moved) == 1 else 'them'} "
                       f"({moved[0]} is read by {', '.join(kinds)})")
@@ -807,9 +804,9 @@ def _check_config(cfg:SearchConfig):
     _check_amp_name(cfg.amp)
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     weight_schedule(cfg); arch_schedule(cfg); arch_schedule(cfg, cell='reduce')    # validates the schedules
-    _check_spec_knobs(cfg, [cfg.w_schedule], dict(w_lr='lr', w_lr_min='floor'))
+    _check_unread_knobs(cfg, [cfg.w_schedule], dict(w_lr='lr', w_lr_min='floor'))
     normal = cfg.arch_schedule or _method_schedule(get_method(cfg.method))
-    _check_spec_knobs(cfg, [normal, cfg.arch_schedule_reduce or normal],
+    _check_unread_knobs(cfg, [normal, cfg.arch_schedule_reduce or normal],
                       dict(arch_lr='lr', arch_floor='floor', arch_power='power', arch_freeze_at='at'))
 
 def _hessian_batches(x, y, samplers:tuple, cfg:SearchConfig, ev:dict, counts=None) -> list:

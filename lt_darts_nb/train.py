@@ -23,7 +23,7 @@ from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy, check_branch_cells
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
-                                _check_shared, _check_optimiser, _check_spec_knobs, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _check_shared, _check_optimiser, _check_unread_knobs, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
 # %% auto #0
@@ -366,7 +366,7 @@ def _check_config(cfg:TrainConfig):
     _check_amp_name(cfg.amp)
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     lr_schedule(cfg)
-    _check_spec_knobs(cfg, [cfg.lr_schedule], dict(lr='lr', lr_min='floor'))
+    _check_unread_knobs(cfg, [cfg.lr_schedule], dict(lr='lr', lr_min='floor'))
 
 def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, n_test:int, n:int=2):
     "Print the estimated time of an epoch's steps, of one evaluation and of the run, from a twin network (no state is touched)."
