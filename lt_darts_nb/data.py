@@ -353,7 +353,7 @@ class LTDataset:
     y_train: np.ndarray     # int64 (N,)
     x_test: np.ndarray      # uint8 (M, H, W, 3), balanced
     y_test: np.ndarray      # int64 (M,)
-    counts: list            # training images per class, class i at position i (head first)
+    counts: list            # training images per class, class i at position i (CIFAR, synthetic: head first; a folder: classes by name)
     class_names: list       # class names
     imb_ratio: float        # n_max / n_min asked for (see `realised_ratio` for the classes it has)
     profile: str = 'exp'    # 'exp' or 'step' ('natural' for a folder's own class sizes)
@@ -395,7 +395,7 @@ class LTDataset:
         return dict(labels=fp(np.array(self.class_names), self.y_train, self.y_test), images=fp(self.x_train, self.x_test), source=self.source)
     def __repr__(self):
         return (f'LTDataset({self.name}, ratio={self.imb_ratio:g}, profile={self.profile}, train={len(self.y_train)} '
-                f'({self.counts[0]}..{self.counts[-1]} per class), test={len(self.y_test)}, classes={self.n_classes}, '
+                f'({max(self.counts)}..{min(self.counts)} per class), test={len(self.y_test)}, classes={self.n_classes}, '
                 f'image={tuple(self.x_train.shape[1:])}, source={self.source!r})')
 
     def save(self, path:str|Path) -> Path:

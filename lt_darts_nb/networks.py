@@ -66,7 +66,7 @@ class Cell(nn.Module):
 
 # %% ../nbs/05_networks.ipynb #0e70bf74
 class AuxiliaryHeadCIFAR(nn.Module):
-    "The auxiliary classifier of DARTS for CIFAR, applied to an 8x8 feature map (at least 8x8)."
+    "The auxiliary classifier of DARTS for CIFAR, applied to an 8x8 feature map (at least 8x8; a larger one is pooled to the head's 2x2)."
     def __init__(self, C:int, # input channels
                  n_classes:int, # number of classes
                 ):
@@ -84,7 +84,9 @@ class AuxiliaryHeadCIFAR(nn.Module):
         if x.shape[-1] < 8 or x.shape[-2] < 8:   # the 5x5/3 pooling must leave at least 2x2 for the 2x2 convolution
             raise LTDartsError(f'the auxiliary head needs feature maps of at least 8x8, got {tuple(x.shape[-2:])}: '
                                f'use images of at least 29x29 (CIFAR: 32x32) or auxiliary=False')
-        return self.classifier(self.features(x).flatten(1))
+        h = self.features[:2](x)                          # ReLU, 5x5/3 pooling: 8x8 -> 2x2
+        if h.shape[-2:] != (2, 2): h = nn.functional.adaptive_avg_pool2d(h, 2)    # a larger map (our choice: see above)
+        return self.classifier(self.features[2:](h).flatten(1))
 
 # %% ../nbs/05_networks.ipynb #8be17066
 _NAMED = {'DARTS': DARTS_V2, 'DARTS_V1': DARTS_V1, 'DARTS_V2': DARTS_V2}

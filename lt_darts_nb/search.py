@@ -20,7 +20,7 @@ from .core import (Config, LTDartsError, get_device, available_device, peak_memo
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES, GROUP_COLORS)
 from .genotypes import PRIMITIVES, op_color, genotype_to_dict, genotype_from_dict, save_genotype
-from .search_space import SearchNetwork, _check_primitives, check_supernet_shape
+from .search_space import SearchNetwork, _check_primitives, check_supernet_shape, cpu_channels_last_safe
 from .architect import Architect
 from .step import SearchStep, resolve_step_mode, set_lr
 from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs, hetero_schedule, _KNOB_READS
@@ -700,6 +700,25 @@ def _check_unread_knobs(cfg, options:list, knobs:dict):
         warnings.warn(f"{said} changes nothing here: the schedule {which} does not read {'it' if len(moved) == 1 else 'them'} "
                       f"({moved[0]} is read by {', '.join(kinds)})")
 
+_DATA_ONLY = {'synthetic': ('synthetic_n_max', 'synthetic_size', 'synthetic_n_test', 'synthetic_n_classes'),
+              FOLDER_PREFIX: ('image_size', 'folder_test')}     # the data settings only one kind of dataset reads
+
+def _check_unread_data(cfg):
+    "Warn of data settings of another kind of dataset than `cfg.dataset` (`_DATA_ONLY`) given other values than their defaults: they change nothing."
+    key, default = dataset_name(cfg.dataset), {f.name: f.default for f in dataclasses.fields(cfg)}
+    moved = {k: kind for kind, ks in _DATA_ONLY.items() if not key.startswith(kind) for k in ks if getattr(cfg, k) != default[k]}
+    if moved:
+        kinds = ' and '.join(dict.fromkeys('image-folder' if v == FOLDER_PREFIX else v for v in moved.values()))
+        warnings.warn(f"{', '.join(f'{k}={getattr(cfg, k)!r}' for k in moved)} changes nothing here: "
+                      f"{'it is a setting' if len(moved) == 1 else 'they are settings'} of {kinds} data, and this run reads {key}")
+
+def _channels_last(model:nn.Module, dev:torch.device) -> nn.Module:
+    "`model` in the channels-last layout (`channels_last=True`), with a warning where oneDNN mishandles it on the CPU (`cpu_channels_last_safe`)."
+    if dev.type == 'cpu' and not cpu_channels_last_safe(model):
+        warnings.warn('channels_last=True on the CPU, with a 1x1 stride-2 convolution of fewer than 16 input channels (C below 8), '
+                      'can crash the process (oneDNN issue 6035): turn channels_last off, a GPU setting')
+    return model.to(memory_format=torch.channels_last)
+
 def weight_schedule(cfg:SearchConfig):
     "The weight learning-rate schedule: `cfg.w_schedule` from `w_lr` to `w_lr_min` (DARTS: cosine), or a full spec."
     if is_full_spec(cfg.w_schedule): return parse_schedule(cfg.w_schedule)
@@ -808,6 +827,7 @@ def _check_config(cfg:SearchConfig):
     normal = cfg.arch_schedule or _method_schedule(get_method(cfg.method))
     _check_unread_knobs(cfg, [normal, cfg.arch_schedule_reduce or normal],
                       dict(arch_lr='lr', arch_floor='floor', arch_power='power', arch_freeze_at='at'))
+    _check_unread_data(cfg)
 
 def _hessian_batches(x, y, samplers:tuple, cfg:SearchConfig, ev:dict, counts=None) -> list:
     """The Hessian monitor's batches: `hessian_batches` batches of the validation half through the architecture step's
@@ -870,7 +890,7 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
 
     # model and optimisers
     model = method.build_model(n_classes).to(dev)
-    if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
+    if cfg.channels_last: model = _channels_last(model, dev)
     w_opt = torch.optim.SGD(model.weights(), cfg.w_lr, momentum=cfg.w_momentum, weight_decay=cfg.w_wd)
     architect = Architect(model, lr=cfg.arch_lr, weight_decay=cfg.arch_wd, order=cfg.arch_order)
     w_sched, a_sched = weight_schedule(cfg), arch_schedule(cfg, method)
@@ -1037,7 +1057,7 @@ def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
     of the run, and the peak memory, from `n` timed steps and one evaluation batch of a twin network (no state is touched)."""
     with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):   # the run's RNG streams stay untouched
         m = method.build_model(len(method.counts)).to(dev)
-        if cfg.channels_last: m = m.to(memory_format=torch.channels_last)
+        if cfg.channels_last: m = _channels_last(m, dev)
         opt = torch.optim.SGD(m.weights(), cfg.w_lr, momentum=cfg.w_momentum)
         arch = Architect(m, lr=cfg.arch_lr, weight_decay=cfg.arch_wd, order=cfg.arch_order)
         with warnings.catch_warnings():

@@ -13,8 +13,8 @@ from .ops import OPS, ReLUConvBN, FactorizedReduce
 from .genotypes import PRIMITIVES, Genotype
 
 # %% auto #0
-__all__ = ['MixedOp', 'cell_n_edges', 'cell_steps', 'SearchCell', 'run_cells', 'check_supernet_shape', 'SearchNetwork',
-           'derive_genotype', 'edge_labels', 'plot_alphas', 'forward_batched']
+__all__ = ['MixedOp', 'cell_n_edges', 'cell_steps', 'SearchCell', 'run_cells', 'cpu_channels_last_safe', 'check_supernet_shape',
+           'SearchNetwork', 'derive_genotype', 'edge_labels', 'plot_alphas', 'forward_batched']
 
 # %% ../nbs/03_search_space.ipynb #6eb3aa35
 def _candidate(name:str, C:int, stride:int) -> nn.Module:
@@ -202,6 +202,14 @@ def run_cells(cells, # an iterable of `SearchCell`s
     return s0, s1
 
 _FORMATS = ('auto', 'channels_last', 'contiguous', 'keep')
+# oneDNN (torch's CPU convolutions) computes the weight gradient of a channels-last 1x1 convolution of stride 2 with
+# fewer input channels than its block (16) past the end of a buffer (oneDNN issue 6035): 64x64 images crash the process
+_CL_MIN_CHANNELS = 16
+
+def cpu_channels_last_safe(model:nn.Module) -> bool:
+    "Whether `model` has no 1x1 convolution of stride > 1 with fewer than 16 input channels, which oneDNN's channels-last backward mishandles on CPU."
+    return not any(isinstance(m, nn.Conv2d) and m.kernel_size == (1, 1) and m.stride != (1, 1) and m.in_channels < _CL_MIN_CHANNELS
+                   for m in model.modules())
 
 def check_supernet_shape(C:int, # initial channels
                          layers:int, # number of cells
@@ -227,7 +235,7 @@ class SearchNetwork(nn.Module):
                  criterion=None, # loss(logits, targets); default `nn.CrossEntropyLoss()`
                  naive:bool=False, # use the literal reference loop (slow; for tests and benchmarks)
                  primitives:list|None=None, # candidate names (default: `PRIMITIVES`)
-                 memory_format:str='auto', # 'auto' (channels-last on CPU for the fast path), 'channels_last', 'contiguous', 'keep'
+                 memory_format:str='auto', # 'auto' (channels-last on CPU for the fast path, where `cpu_channels_last_safe`), 'channels_last', 'contiguous', 'keep'
                 ):
         super().__init__()
         if memory_format not in _FORMATS:
@@ -257,6 +265,7 @@ class SearchNetwork(nn.Module):
         n_edges, n_ops = cell_n_edges(steps), len(self.primitives)
         self.alphas_normal = nn.Parameter(1e-3 * torch.randn(n_edges, n_ops))
         self.alphas_reduce = nn.Parameter(1e-3 * torch.randn(n_edges, n_ops))
+        self._cl_cpu = cpu_channels_last_safe(self)    # what 'auto' may do on CPU (C >= 8: a reduction cell's skip_connect reduces 2C channels)
 
     def __setattr__(self, name, value):
         if name == 'criterion':  # keep the loss out of the module tree (and out of state_dict)
@@ -291,7 +300,7 @@ class SearchNetwork(nn.Module):
     def prepare_input(self, x:torch.Tensor) -> torch.Tensor:
         "Put a batch of images in the memory layout chosen by `memory_format` (see the speed section)."
         mf = self.memory_format
-        if mf == 'auto': mf = 'channels_last' if x.device.type == 'cpu' and not self.naive else 'keep'
+        if mf == 'auto': mf = 'channels_last' if x.device.type == 'cpu' and not self.naive and self._cl_cpu else 'keep'
         if mf == 'channels_last': return x.contiguous(memory_format=torch.channels_last)
         return x.contiguous() if mf == 'contiguous' else x
 

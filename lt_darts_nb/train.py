@@ -23,7 +23,7 @@ from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy, check_branch_cells
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
-                                _check_shared, _check_optimiser, _check_unread_knobs, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _check_shared, _check_optimiser, _check_unread_knobs, _check_unread_data, _channels_last, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
 # %% auto #0
@@ -367,12 +367,13 @@ def _check_config(cfg:TrainConfig):
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     lr_schedule(cfg)
     _check_unread_knobs(cfg, [cfg.lr_schedule], dict(lr='lr', lr_min='floor'))
+    _check_unread_data(cfg)
 
 def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, n_test:int, n:int=2):
     "Print the estimated time of an epoch's steps, of one evaluation and of the run, from a twin network (no state is touched)."
     with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):   # the run's RNG streams stay untouched
         m = mode.build_model(n_classes, geno).to(dev)
-        if cfg.channels_last: m = m.to(memory_format=torch.channels_last)
+        if cfg.channels_last: m = _channels_last(m, dev)
         m.generator, m.drop_path_prob = torch.Generator(device=dev).manual_seed(0), cfg.drop_path_prob
         opt = torch.optim.SGD(m.parameters(), cfg.lr, momentum=cfg.momentum)
         with warnings.catch_warnings():
@@ -445,7 +446,7 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
     groups = data.groups(cfg.group_mode)
     seed_everything(cfg.seed, cfg.deterministic)
     model = mode.build_model(n_classes, geno).to(dev)
-    if cfg.channels_last: model = model.to(memory_format=torch.channels_last)
+    if cfg.channels_last: model = _channels_last(model, dev)
     model.generator = torch.Generator(device=dev).manual_seed(cfg.seed)   # drop-path masks: own, saved stream
     ckpt, changed = _prepare_run(out, cfg, resume)
     digest = data.digest()
