@@ -83,6 +83,11 @@ def _reads_adaptor(cfg:dict, hist:list) -> bool:
     return (any('adaptor' in r for r in hist) or str(cfg.get('method', '')).startswith('bbn')
             or 'adaptor_scaled' in (str(cfg.get('arch_schedule', '')).strip(), str(cfg.get('arch_schedule_reduce', '')).strip()))
 
+def _canonical_dataset(v):
+    "A recorded `dataset` by its canonical name (`data.dataset_name`: 'CIFAR-10' is 'cifar10'); an unknown one as recorded."
+    try: return dataset_name(v)
+    except (LTDartsError, TypeError, AttributeError): return v
+
 def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
     "`run_row` of a run whose config and history are read."
     env = _read_json(run/'env.json') or {}
@@ -90,6 +95,7 @@ def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
     row = {k: cfg.get(k) for k in CONFIG_KEYS}
     if bad := [k for k, v in row.items() if v is not None and not isinstance(v, (str, int, float))]:    # tables group by them
         raise TypeError(f'config.json has {bad[0]}={str(row[bad[0]])[:40]}, not a string or a number')
+    row['dataset'] = _canonical_dataset(row['dataset'])             # 'CIFAR-10' and 'cifar10' are one dataset in a table
     if not _reads_adaptor(cfg, hist): row['bbn_adaptor'] = None     # a BBN knob: meaningless where nothing read it
     # finished: every epoch asked for, or a result.json that agrees with the history (a search the collapse guard stopped early)
     row.update(epochs_run=len(hist), finished=len(hist) == cfg.get('epochs') or res.get('epochs_run') == len(hist))
@@ -198,12 +204,18 @@ def _fmt_key(v):
     if isinstance(v, float) and v.is_integer(): return str(int(v))
     return '' if v is None else str(v)
 
+def _by_dataset(rows:list[dict], by) -> tuple:
+    "`by` as a tuple, with `dataset` first when `rows` hold runs of more than one dataset: a mean never pools two datasets."
+    by = (by,) if isinstance(by, str) else tuple(by)
+    return by if 'dataset' in by or len({r.get('dataset') for r in rows}) < 2 else ('dataset', *by)
+
 def group_stats(rows:list[dict], # from `collect_runs`
                 by:tuple=('imb_ratio', 'method'), # row keys that define a group
                 metrics:tuple=('test_acc', 'test_many', 'test_medium', 'test_few', 'skip_normal'), # row keys to summarise
                ) -> list[dict]:
-    "Per group: the key values, `n`, `<metric>_mean`, `<metric>_std` (None when n = 1) and a `note` (unfinished runs, repeated seeds)."
-    if isinstance(by, str): by = (by,)
+    """Per group: the key values, `n`, `<metric>_mean`, `<metric>_std` (None when n = 1) and a `note` (unfinished runs,
+    repeated seeds). Rows of several datasets are grouped by `dataset` first, whatever `by` says (`_by_dataset`)."""
+    by = _by_dataset(rows, by)
     if isinstance(metrics, str): metrics = (metrics,)
     if rows:
         known = set().union(*rows)
@@ -232,7 +244,7 @@ def results_table(rows:list[dict], # from `collect_runs`
                  ) -> str:
     "A table of `group_stats`: mean ± std over the runs (seeds) of each group, `n`, and a note on unfinished runs."
     if fmt not in ('markdown', 'csv'): raise LTDartsError(f"unknown table format {fmt!r}: use 'markdown' or 'csv'")
-    if isinstance(by, str): by = (by,)
+    by = _by_dataset(rows, by)
     if isinstance(metrics, str): metrics = (metrics,)
     stats = group_stats(rows, by, metrics)
     if fmt == 'csv':
@@ -488,31 +500,34 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
               'Mean ± std over seeds; accuracies on the balanced test set at the last epoch run; '
               'collapse counts of the selected genotype.\n\n' + table, *figs.values())
     from lt_darts_nb.sweep import sweep_table, plot_sweep
-    sweeps = evaluated_sweeps(root, methods=methods)
+    sweeps = evaluated_sweeps(root, methods=methods, dataset=dataset)
     evals = {k: sweep_table(rs) for k, rs in sweeps.items()}
     eval_figs = {k: plot_sweep(rs) for k, rs in sweeps.items()}
     if show and evals:
         for where_s, md in evals.items():
-            _show(f'Evaluation from scratch of the searched cells (`lt_darts_sweep`, `{where_s}`): balanced test accuracy of the '
+            _show(f'Evaluation from scratch of the searched cells of {dataset} (`lt_darts_sweep`, `{where_s}`): balanced test accuracy of the '
                   'trained network at its last epoch, mean ± std over seeds.\n\n' + md, eval_figs[where_s])
     return dict(rows=rows, table=table, runs=runs, figs=figs, finished=len(done), evaluations=evals, evaluation_figs=eval_figs)
 
 def evaluated_sweeps(root:str|Path|None=None, # folder holding sweep roots (default: `results_dir()`)
                      methods:tuple|None=None, # keep these methods (default: all)
+                     dataset:str|None=None, # keep the cells that search this dataset (default: all)
                     ) -> dict:
-    "`{sweep root: rows}` (`sweep.collect_sweep`) of every sweep under `root` with at least one finished evaluation."
+    "`{sweep root: rows}` (`sweep.collect_sweep`) of every sweep under `root` with at least one finished evaluation (of `dataset`)."
     import os
     from lt_darts_nb.sweep import collect_sweep    # the sweep reads run folders through this module
     root, out = results_dir(root), {}
     for f in sorted(root.rglob('sweep.json')) if root.is_dir() else []:
-        rows = [r for r in collect_sweep(f.parent) if methods is None or r['method'] in methods]
+        rows = [r for r in collect_sweep(f.parent) if (methods is None or r['method'] in methods)
+                and (dataset is None or r.get('dataset') is None or _same_dataset(r['dataset'], dataset_name(dataset)))]
         if any(r.get('train_test_acc') is not None for r in rows):
             out[os.path.relpath(f.parent, root.parent) if root.is_absolute() else str(f.parent)] = rows
     return out
 
 def evaluation_tables(root:str|Path|None=None, # folder holding sweep roots (default: `results_dir()`)
                       methods:tuple|None=None, # keep these methods (default: all)
+                      dataset:str|None=None, # keep the cells that search this dataset (default: all)
                      ) -> dict:
     "`{sweep root: markdown table}` of every sweep under `root` with at least one finished evaluation (`sweep.sweep_table`)."
     from lt_darts_nb.sweep import sweep_table
-    return {k: sweep_table(rs) for k, rs in evaluated_sweeps(root, methods).items()}
+    return {k: sweep_table(rs) for k, rs in evaluated_sweeps(root, methods, dataset).items()}

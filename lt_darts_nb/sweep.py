@@ -16,7 +16,7 @@ from .core import Config, LTDartsError, atomic_write, save_json, get_device, ava
 from filelock import FileLock, Timeout
 from .search import SearchConfig, METHODS, get_method, import_plugins, load_history, _names, _run_started, _check_amp, _more_plugins, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
-from .experiments import run_row, _new_axes, _peak_mem, _number, _read_json, _why
+from .experiments import run_row, _new_axes, _peak_mem, _number, _read_json, _why, _canonical_dataset
 
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'PARENT_ENV', 'POLL_S', 'CARRY_ENV',
@@ -994,7 +994,9 @@ def cell_row(cell_dir:str|Path, # a cell folder
     d = Path(cell_dir)
     s, t = (Path(search_dir) if search_of else d/'search'), d/'train'
     if train is None: train = t.is_dir()
+    scfg = _read_json(s/'config.json')           # the search's dataset, once it has started (a table never pools two)
     row = dict(imb_ratio=float(ratio), method=method, variant=variant, seed=int(seed), status='pending', search='new', search_of=search_of,
+               dataset=_canonical_dataset(scfg.get('dataset')) if isinstance(scfg, dict) else None,
                train=('new' if train else 'off'),
                **{f'search_{k}': None for k in SEARCH_METRICS}, search_time_s=None, search_peak_mem_gib=None,
                **{f'train_{k}': None for k in TRAIN_METRICS}, train_n_params=None, train_time_s=None, train_peak_mem_gib=None,
@@ -1165,7 +1167,8 @@ def save_sweep_tables(root:str|Path, # the sweep's root folder
                      *('' if g[f'{m}_{s}'] is None else repr(g[f'{m}_{s}']) if s != 'n' else g[f'{m}_n'] for m in metrics for s in ('mean', 'std', 'n')),
                      g['note']])
     counts = ', '.join(f'{sum(r["status"] == s for r in rows)} {s}' for s in STATUSES if any(r['status'] == s for r in rows))
-    md = (f'# Sweep results\n\n{len(rows)} cells ({counts}). Mean ± std over the finished seeds of each (ratio, method'
+    data = sorted({str(r['dataset']) for r in rows if r.get('dataset') is not None})
+    md = (f'# Sweep results\n\n{len(rows)} cells' + (f' of {", ".join(data)}' if data else '') + f' ({counts}). Mean ± std over the finished seeds of each (ratio, method'
           + (', variant' if _has_variants(rows) else '') + '); '
           'accuracies in % on the balanced test set, final epoch of each run; nothing is selected by test accuracy.\n\n'
           + sweep_table(rows, metrics) + '\n## Cells\n\n' + cells_table(rows))
