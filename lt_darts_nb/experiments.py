@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_experiments.ipynb #e7ae4ed4
 from __future__ import annotations
-import csv, io, json, math, re, statistics, warnings
+import csv, io, json, math, os, re, statistics, warnings
 from pathlib import Path
 import numpy as np
 
@@ -145,15 +145,24 @@ def _sort_val(k, v):
 
 def _row_order(r): return tuple(_sort_val(k, r.get(k)) for k in ('dataset', 'imb_ratio', 'method', 'bbn_adaptor', 'arch_schedule', 'arch_schedule_reduce', 'variant', 'seed', 'path'))
 
+def _config_files(root:Path):
+    "Every `config.json` under `root` outside hidden folders, following links to folders; a folder reached twice (or a link loop) is read once."
+    seen = set()
+    for d, dirs, files in os.walk(root, followlinks=True):
+        if (real := os.path.realpath(d)) in seen: dirs[:] = []; continue
+        seen.add(real)
+        dirs[:] = [x for x in dirs if not x.startswith('.')]
+        if 'config.json' in files: yield Path(d)/'config.json'
+
 def collect_runs(root:str|Path, # folder to walk (recursively)
                 ) -> list[dict]:
-    "One row per run folder under `root` (`run_row`), sorted by dataset, ratio, method, adaptor, seed; `[]` if `root` is missing."
+    """One row per run folder under `root` (`run_row`), sorted by dataset, ratio, method, adaptor, seed; `[]` if `root` is
+    missing. Links to folders are followed (a study links the grid's finished runs into its root), each folder read once."""
     root = Path(root)
     if not root.is_dir(): return []
     rows = []
-    for cfg in sorted(root.rglob('config.json')):
+    for cfg in sorted(_config_files(root)):
         d = cfg.parent
-        if any(part.startswith('.') for part in d.relative_to(root).parts): continue
         if 'method' not in (_read_json(cfg) or {}): continue      # not a search (a training run of a sweep, say)
         if (d/'history.jsonl').exists() and (row := run_row(d, root)) is not None: rows.append(row)
     return sorted(rows, key=_row_order)
@@ -214,7 +223,8 @@ def group_stats(rows:list[dict], # from `collect_runs`
                 metrics:tuple=('test_acc', 'test_many', 'test_medium', 'test_few', 'skip_normal'), # row keys to summarise
                ) -> list[dict]:
     """Per group: the key values, `n`, `<metric>_mean`, `<metric>_std` (None when n = 1) and a `note` (unfinished runs,
-    repeated seeds). Rows of several datasets are grouped by `dataset` first, whatever `by` says (`_by_dataset`)."""
+    repeated seeds). The statistics are those of the group's finished runs; a group with none shows its runs' progress.
+    Rows of several datasets are grouped by `dataset` first, whatever `by` says (`_by_dataset`)."""
     by = _by_dataset(rows, by)
     if isinstance(metrics, str): metrics = (metrics,)
     if rows:
@@ -224,12 +234,14 @@ def group_stats(rows:list[dict], # from `collect_runs`
     for r in sorted(rows, key=_row_order): groups.setdefault(tuple(r.get(k) for k in by), []).append(r)
     out = []
     for key, rs in groups.items():
-        g = dict(zip(by, key)); g['n'] = len(rs)
+        done = [r for r in rs if r.get('finished')]
+        use = done or rs                 # finished runs alone, where there are any: a run at epoch 3 of 50 is no result
+        g = dict(zip(by, key)); g['n'] = len(use)
         for m in metrics:
-            vals = [v for r in rs if r.get(m) is not None and math.isfinite(v := float(r[m]))]   # NaN: an empty group's accuracy
+            vals = [v for r in use if r.get(m) is not None and math.isfinite(v := float(r[m]))]   # NaN: an empty group's accuracy
             g[f'{m}_mean'] = statistics.fmean(vals) if vals else None
             g[f'{m}_std'] = statistics.stdev(vals) if len(vals) > 1 else None
-        notes = [f"seed {r.get('seed')}: {r['epochs_run']}/{r['epochs']} epochs" for r in rs if not r.get('finished')]
+        notes = [f"seed {r.get('seed')}: {r['epochs_run']}/{r['epochs']} epochs" + (' (left out)' if done else '') for r in rs if not r.get('finished')]
         seeds = [r.get('seed') for r in rs]
         if len(set(seeds)) < len(seeds): notes.append(f'{len(seeds) - len(set(seeds))} run(s) repeat a seed: group by more keys')
         g['note'] = '; '.join(notes)
@@ -242,7 +254,7 @@ def results_table(rows:list[dict], # from `collect_runs`
                   fmt:str='markdown', # 'markdown' (mean ± std, accuracies in %) or 'csv' (raw numbers)
                   digits:int=2, # decimals in the markdown table
                  ) -> str:
-    "A table of `group_stats`: mean ± std over the runs (seeds) of each group, `n`, and a note on unfinished runs."
+    "A table of `group_stats`: mean ± std over the finished runs (seeds) of each group, `n`, and a note on unfinished runs."
     if fmt not in ('markdown', 'csv'): raise LTDartsError(f"unknown table format {fmt!r}: use 'markdown' or 'csv'")
     by = _by_dataset(rows, by)
     if isinstance(metrics, str): metrics = (metrics,)
@@ -460,7 +472,6 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
                      ) -> dict|None:
     """Table and figures of the real-scale runs under `root`. With no finished run it says so and prints the command
     that produces them (and, when some runs are under way, still shows their progress, flagged); `None` when no run is there."""
-    import os
     dataset = dataset_name(dataset)
     if methods is not None: methods = tuple(m.strip() for m in methods.split(',')) if isinstance(methods, str) else tuple(methods)
     root = results_dir(root) if root is not None else results_dir()/'cifar10_lt'     # the grid's folder (GRID_COMMAND)
@@ -497,7 +508,7 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
                  f'**In progress, not results**: {len(rows)} unfinished run(s) under `{where}`, each at the last epoch it has reached')
         _show(f'{state} ({", ".join(gpus)}; {hours:.2f} hours of search in all' + (f'; data: {", ".join(data)}' if data else '')
               + (f'; code at commit {", ".join(code)}' if code else '') + '). '
-              'Mean ± std over seeds; accuracies on the balanced test set at the last epoch run; '
+              'Mean ± std over the finished seeds of each group (a group with none: its runs so far); accuracies on the balanced test set at the last epoch run; '
               'collapse counts of the selected genotype.\n\n' + table, *figs.values())
     from lt_darts_nb.sweep import sweep_table, plot_sweep
     sweeps = evaluated_sweeps(root, methods=methods, dataset=dataset)
@@ -514,7 +525,6 @@ def evaluated_sweeps(root:str|Path|None=None, # folder holding sweep roots (defa
                      dataset:str|None=None, # keep the cells that search this dataset (default: all)
                     ) -> dict:
     "`{sweep root: rows}` (`sweep.collect_sweep`) of every sweep under `root` with at least one finished evaluation (of `dataset`)."
-    import os
     from lt_darts_nb.sweep import collect_sweep    # the sweep reads run folders through this module
     root, out = results_dir(root), {}
     for f in sorted(root.rglob('sweep.json')) if root.is_dir() else []:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run a grid of lt_darts_nb searches side by side on one GPU (the package's own CLI), resumable.
-# Superseded by `lt_darts_sweep` (nbs/14_sweep.ipynb); kept as the record of how results/cifar10_lt/r100 was made.
+# Superseded by `lt_darts_sweep` (nbs/14_sweep.ipynb); kept as the record of how results/cifar10_lt_partial_r100 was made.
 # Usage: bash results/run_grid.sh OUT_ROOT "METHODS" "RATIOS" "SEEDS" [extra lt_darts_search options...]
 # Example (the ratio-100 reproduction): bash results/run_grid.sh runs/grid "ce rs rw bbn bbn_alr" "100" "0" --device cuda
 # Each run writes OUT_ROOT/r<ratio>/<method>/s<seed>/ and a log beside it; re-running resumes killed runs and skips
