@@ -7,7 +7,7 @@ from __future__ import annotations
 import sys, json
 from pathlib import Path
 from fastcore.meta import delegates
-from .core import LTDartsError, console_command, run_command, chosen
+from .core import LTDartsError, console_command, run_command, chosen, sigterm_as_interrupt
 from .search import SearchConfig, search, plot_search
 
 # %% auto #0
@@ -35,7 +35,8 @@ def _run_cli(name:str, fn, again:str='continue with --resume'):
     def one_line(message, category, *_, **__):
         return f'{name}: warning: {message}\n' if category is UserWarning else f'{name}: {category.__name__}: {message}\n'
     fmt, warnings.formatwarning = warnings.formatwarning, one_line
-    try: return fn()
+    try:
+        with sigterm_as_interrupt(): return fn()        # SIGTERM (a scheduler's stop) as Ctrl-C: the same line, exit code 130
     except LTDartsError as e:
         print(f'{name}: error: {e}', file=sys.stderr)
         sys.exit(1)
@@ -192,8 +193,8 @@ def _watch_parent(poll:float=2.0, # seconds between two looks
                  ):
     """When `$LT_DARTS_PARENT_PID` names this process's parent (a sweep's runner sets it), watch it from a daemon thread:
     once the parent is gone (a sweep killed with SIGKILL, say), interrupt this command as Ctrl-C would (it exits keeping
-    the checkpoint of its last finished epoch), and SIGTERM it if it is still running `grace` s later (or at once where
-    SIGINT is ignored, as in a background job). If that process is gone already (killed while this one was starting),
+    the checkpoint of its last finished epoch; where SIGINT is ignored, as in a background job, SIGTERM, which a
+    command takes as Ctrl-C), and SIGKILL it if it is still running `grace` s later (stuck where no interrupt reaches). If that process is gone already (killed while this one was starting),
     stop at once (exit code 130). Otherwise nothing. Returns the thread, or None. Not on Windows: there `os.kill(pid, 0)`
     sends Ctrl-C to the whole console, a venv's python runs the real interpreter as its child (so the sweep is not
     the parent), and an orphan keeps its parent's pid."""
@@ -209,10 +210,10 @@ def _watch_parent(poll:float=2.0, # seconds between two looks
         return None                                                     # not this process's parent: nothing to watch
     def watch():
         while os.getppid() == int(want): time.sleep(poll)
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            os.kill(os.getpid(), signal.SIGINT)      # a real signal: it also ends a blocking wait
-            time.sleep(grace)
-        os.kill(os.getpid(), signal.SIGTERM)
+        sigint = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        os.kill(os.getpid(), signal.SIGINT if sigint else signal.SIGTERM)   # a real signal: it also ends a blocking wait
+        time.sleep(grace)
+        os.kill(os.getpid(), signal.SIGKILL)
     t = threading.Thread(target=watch, name='lt_darts_watch_parent', daemon=True); t.start()
     return t
 

@@ -5,6 +5,7 @@
 # %% ../nbs/00_core.ipynb #4a9a199d
 from __future__ import annotations
 import os, re, sys, json, errno, random, difflib, platform, tempfile, zipfile, contextlib, contextvars, dataclasses, pickle, warnings, argparse, functools, importlib
+import signal, threading
 from pathlib import Path
 import numpy as np
 import torch
@@ -15,7 +16,7 @@ __all__ = ['DATA_ENV', 'RUN_BUSY', 'COMMIT_ENV', 'LTDartsError', 'check_known', 
            'data_root', 'get_device', 'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write',
            'remove_stale_tmp', 'save_checkpoint', 'load_checkpoint', 'save_json', 'check_optimizer_state',
            'load_optimizer_state', 'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready',
-           'command_parser', 'given_options', 'run_command', 'chosen', 'console_command']
+           'command_parser', 'given_options', 'sigterm_as_interrupt', 'run_command', 'chosen', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -407,6 +408,17 @@ def given_options(f, # a command, as for `command_parser`
     try: ns, _ = p.parse_known_args(list(argv))
     except SystemExit: return set()                             # not this command's line
     return set(vars(ns))
+
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    """While it is held (in the main thread; elsewhere it does nothing), SIGTERM stops the program as Ctrl-C does: a
+    `KeyboardInterrupt`, so that a command stopped by a job scheduler (SLURM's time limit or preemption, `kill`) says
+    how to go on and a sweep stops its processes. A process stuck in one long call does not see it: SIGKILL ends that."""
+    if threading.current_thread() is not threading.main_thread(): yield; return
+    def handler(signum, frame): raise KeyboardInterrupt
+    old = signal.signal(signal.SIGTERM, handler)
+    try: yield
+    finally: signal.signal(signal.SIGTERM, old)
 
 def run_command(f, # a command, as for `command_parser`
                 argv:list, # its command line (options only)

@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_search.ipynb #ab08a031
 from __future__ import annotations
-import json, math, time, random, warnings, dataclasses, contextlib, importlib, os, re, sys
+import json, math, time, random, warnings, dataclasses, contextlib, importlib, os, re, sys, traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -32,7 +32,7 @@ __all__ = ['METHODS', 'SELECTION_KEYS', 'RECORD_KEYS', 'REPORT_KEYS', 'SearchCon
            'ResampleMethod', 'ReweightMethod', 'BBNMethod', 'BBNAdaptiveLRMethod', 'get_method', 'search_primitives',
            'import_plugins', 'plugin_digest', 'load_search_data', 'evaluate', 'select_epoch', 'SearchResult',
            'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options', 'is_eval_epoch', 'n_evaluations',
-           'search', 'plot_search', 'tiny_config', 'select_run', 'search_many']
+           'search', 'check_finite', 'plot_search', 'tiny_config', 'select_run', 'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
@@ -861,8 +861,18 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (default: DARTS 
         if len(idx) < cfg.batch_size:                   # the largest batch that fits both halves
             raise LTDartsError(f'the {half} half of the search data has {len(idx)} images, fewer than one batch '
                                f'(batch_size={cfg.batch_size}): lower --batch_size to at most {min(map(len, split))}')
-    with folder_lock(out):                     # one process per run folder (the core chapter): a second one is refused
+    with folder_lock(out), _drop_run_on_stop():  # one process per run folder (the core chapter): a second one is refused
         return _search(cfg, out, resume, data, split, dev, progress, on_step, verbose)
+
+@contextlib.contextmanager
+def _drop_run_on_stop():
+    """On an interrupt or a stopped run (`KeyboardInterrupt`, `LTDartsError`), clear the frames of the traceback: IPython
+    keeps the last one, and its frames the whole run (network, optimisers, loaders, a captured step's GPU memory), which a
+    resume in the same kernel would build a second time. Other errors keep theirs, for `%debug`."""
+    try: yield
+    except (KeyboardInterrupt, LTDartsError) as e:
+        traceback.clear_frames(e.__traceback__)
+        raise
 
 def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> SearchResult:
     "The run of `search`, holding its folder: prepare the folder, start or resume, loop over the epochs, select the genotype."
@@ -942,12 +952,8 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
             if on_step is not None: on_step(epoch, step, dict(loss=loss, arch_lr=architect.lr if arch_on else None, w_lr=w_lr, model=model, architect=architect))
             if progress and step % 20 == 0: sbar.set_postfix(loss=f'{stats[0].item() / max(stats[2].item(), 1):.3f}')
         train_loss, train_acc = (stats[0] / stats[2]).item(), (stats[1] / stats[2]).item()
-        alphas_ok = all(torch.isfinite(a).all() for a in model.arch_parameters())
-        if not (math.isfinite(train_loss) and alphas_ok):
-            what = 'loss' if not math.isfinite(train_loss) else 'architecture parameters'
-            kept = f'the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept' if epoch else 'no checkpoint was written'
-            raise LTDartsError(f'non-finite {what} in epoch {epoch}: the run stopped; {kept}; a resume keeps the settings that '
-                               f'led here: start a new run folder with lower learning rates (w_lr, arch_lr) or amp=""')
+        advice = 'lower learning rates (w_lr, arch_lr) or amp=""'
+        check_finite(epoch, out, advice, train_loss, model)
         rec = _epoch_record(epoch, cfg, model, method, w_lr, a_lrs, r_lrs, train_loss, train_acc)
         if cfg.hessian_every and epoch % cfg.hessian_every == 0:
             rec['hessian_eig'] = float(hessian_max_eigenvalue(model, lambda m, b, _e=epoch: method.arch_forward(m, b, _e)[0], hess_batches,
@@ -960,6 +966,7 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
             rec.update(_eval_record(evaluate(model, val_loader, method.predict, n_classes, amp=cfg.amp),
                                     evaluate(model, test_loader, method.predict, n_classes, groups, amp=cfg.amp)))
             rec['eval_s'] = time.time() - t1
+            check_finite(epoch, out, advice, rec=rec)
         rec.update(n_steps=steps, time_s=time.time() - t0)      # the epoch's weight steps (each with its architecture step) and seconds
         if (peak := peak_memory_gib(dev)) is not None: rec['peak_mem_gib'] = peak    # CUDA only: the epoch's peak, evaluation included
         history.append(rec)
@@ -978,6 +985,32 @@ def _search(cfg, out, resume, data, split, dev, progress, on_step, verbose) -> S
             if verbose: print(f'collapse guard stopped the search after epoch {epoch}: {"; ".join(alarms)}')
             break
     return _finish(out, cfg, history, verbose)
+
+def _all_finite(ts) -> bool:
+    "Whether every floating-point tensor of `ts` is finite (one device sync for all)."
+    ts = [t.detach() for t in ts if t.is_floating_point()]
+    return not ts or bool(torch.stack([torch.isfinite(t).all() for t in ts]).all())
+
+def check_finite(epoch:int, # the epoch that just ended
+                 out:Path, # the run folder
+                 advice:str, # what to lower, for the message
+                 train_loss:float|None=None, # the epoch's mean training loss
+                 model:nn.Module|None=None, # the network: its architecture parameters, weights and buffers are checked
+                 rec:dict|None=None, # the epoch's record: its evaluation losses are checked
+                ):
+    """Stop a run whose epoch ended non-finite, before its record and checkpoint are written (the last good checkpoint
+    stays): the training loss, the architecture parameters, the weights or buffers (the epoch's last update comes after
+    its last loss), or an evaluation loss (weights so large that the logits overflow)."""
+    what = ''
+    if train_loss is not None and not math.isfinite(train_loss): what = 'loss'
+    elif model is not None and not _all_finite(getattr(model, 'arch_parameters', list)()): what = 'architecture parameters'
+    elif model is not None and not _all_finite([*model.parameters(), *model.buffers()]): what = "weights (the epoch's last update)"
+    elif rec is not None and (k := next((k for k in ('val_loss', 'test_loss') if k in rec and not math.isfinite(rec[k])), None)):
+        what = f'{k} (weights so large that the logits overflow)'
+    if not what: return
+    kept = f'the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept' if epoch else 'no checkpoint was written'
+    raise LTDartsError(f'non-finite {what} in epoch {epoch}: the run stopped; {kept}; a resume keeps the settings that '
+                       f'led here: start a new run folder with {advice}')
 
 def _search_step(cfg, method, model, w_opt, architect) -> SearchStep:
     "The `SearchStep` of a search: the method's losses, read at the time of the last `method.set_time`."

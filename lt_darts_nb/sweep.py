@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace, MISSING
 from pathlib import Path
 from fastcore.meta import delegates
 
-from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require
+from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require, sigterm_as_interrupt
 from filelock import FileLock, Timeout
 from .search import SearchConfig, METHODS, get_method, import_plugins, load_history, _names, _run_started, _check_amp, _more_plugins, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
@@ -764,15 +764,6 @@ def _report(st:dict, k:int, n:int, verbose:bool):
     extra = f": {st.get('stage')}: {st.get('error')}" if st.get('status') != 'done' else ''
     print(f"[{k}/{n}] {st.get('cell')}: {st.get('status')}" + (f' ({walls})' if walls else '') + extra, flush=True)
 
-@contextlib.contextmanager
-def _sigterm_as_interrupt():
-    "While a local sweep runs (main thread only), SIGTERM stops it like Ctrl-C, so that its processes are not left running."
-    if threading.current_thread() is not threading.main_thread(): yield; return
-    def handler(signum, frame): raise KeyboardInterrupt
-    old = signal.signal(signal.SIGTERM, handler)
-    try: yield
-    finally: signal.signal(signal.SIGTERM, old)
-
 def _waiting(cells:list) -> tuple[list, dict]:
     "(the cells that can start now, `{cell name: the cells that wait for it}`): a cell whose shared search is among the cells to run and not finished waits for that cell."
     names = {c.name for c in cells}
@@ -849,7 +840,7 @@ def run_local(cells:list, # the cells to run
     if slots and len(slots) > 1:
         jobs, go = min(jobs, sum(slots.values())), DevicePool(slots).run
     ex = ThreadPoolExecutor(max_workers=max(1, min(jobs, len(cells))), thread_name_prefix='lt_darts_sweep')
-    with _sigterm_as_interrupt():
+    with sigterm_as_interrupt():               # SIGTERM stops the sweep as Ctrl-C does: its processes are not left running
         try:
             out = _drive(cells, lambda cs: [ex.submit(go, c) for c in cs],
                          lambda fs, t: next(iter(wait(fs, timeout=t, return_when=FIRST_COMPLETED)[0]), None), lambda f: f.result(), verbose)

@@ -23,7 +23,7 @@ from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy, check_branch_cells
 from .step import TrainStep, resolve_step_mode
 from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
-                                _check_shared, _check_optimiser, _check_unread_knobs, _check_unread_data, _channels_last, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
+                                _check_shared, _check_optimiser, _check_unread_knobs, _check_unread_data, _channels_last, check_finite, _drop_run_on_stop, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
 # %% auto #0
@@ -431,7 +431,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     if len(data.y_train) < cfg.batch_size:
         raise LTDartsError(f'the training set has {len(data.y_train)} images, fewer than one batch (batch_size={cfg.batch_size}): '
                            f'lower --batch_size to at most {len(data.y_train)}')
-    with folder_lock(out):                        # one process per run folder (the core chapter): a second one is refused
+    with folder_lock(out), _drop_run_on_stop():   # one process per run folder (the core chapter): a second one is refused
         which = str(genotype) if isinstance(genotype, (str, Path)) else 'a genotype'   # a name, a file or a search's folder
         return _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step, which)
 
@@ -498,16 +498,14 @@ def _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_st
             if on_step is not None: on_step(epoch, step, dict(loss=loss, lr=lr, model=model, batch=batch))
             if progress and step % 20 == 0: sbar.set_postfix(loss=f'{stats[0].item() / max(stats[2].item(), 1):.3f}')
         train_loss, train_acc = (stats[0] / stats[2]).item(), (stats[1] / stats[2]).item()
-        if not math.isfinite(train_loss):
-            kept = f'the last good checkpoint ({out/"checkpoint.pt"}, epoch {epoch - 1}) is kept' if epoch else 'no checkpoint was written'
-            raise LTDartsError(f'non-finite loss in epoch {epoch}: the run stopped; {kept}; a resume keeps the settings that led '
-                               f'here: start a new run folder with a lower lr, or amp=""')
+        check_finite(epoch, out, 'a lower lr, or amp=""', train_loss, model)    # the search chapter
         rec = dict(epoch=epoch, lr=lr, drop_path_prob=model.drop_path_prob, train_loss=train_loss, train_acc=train_acc, **mode.extra(epoch))
         if is_eval_epoch(epoch, cfg.epochs, cfg.eval_every):
             t1 = time.time()
             ev = evaluate(model, test_loader, mode.predict, n_classes, groups, amp=cfg.amp)
             rec.update(test_loss=ev['loss'], test_acc=ev['acc'], **{f'test_{k}': ev[k] for k in ('many', 'medium', 'few') if k in ev},
                        test_per_class=ev['per_class'], eval_s=time.time() - t1)
+            check_finite(epoch, out, 'a lower lr, or amp=""', rec=rec)
         rec.update(n_steps=steps, time_s=time.time() - t0)      # the epoch's steps and seconds
         if (peak := peak_memory_gib(dev)) is not None: rec['peak_mem_gib'] = peak    # CUDA only: the epoch's peak, evaluation included
         history.append(rec)
