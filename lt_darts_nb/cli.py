@@ -189,7 +189,7 @@ def cli_main(argv:list|None=None, # [COMMAND, OPTIONS...] (default: `sys.argv[1:
     run_command(fn.__wrapped__, argv, prog=name)           # the function under `console_command`
 
 def _watch_parent(poll:float=2.0, # seconds between two looks
-                  grace:float=30.0, # seconds between the interrupt and SIGTERM
+                  grace:float=30.0, # seconds between the interrupt and SIGKILL
                  ):
     """When `$LT_DARTS_PARENT_PID` names this process's parent (a sweep's runner sets it), watch it from a daemon thread:
     once the parent is gone (a sweep killed with SIGKILL, say), interrupt this command as Ctrl-C would (it exits keeping

@@ -146,13 +146,16 @@ def _sort_val(k, v):
 def _row_order(r): return tuple(_sort_val(k, r.get(k)) for k in ('dataset', 'imb_ratio', 'method', 'bbn_adaptor', 'arch_schedule', 'arch_schedule_reduce', 'variant', 'seed', 'path'))
 
 def _config_files(root:Path):
-    "Every `config.json` under `root` outside hidden folders, following links to folders; a folder reached twice (or a link loop) is read once."
-    seen = set()
-    for d, dirs, files in os.walk(root, followlinks=True):
-        if (real := os.path.realpath(d)) in seen: dirs[:] = []; continue
-        seen.add(real)
-        dirs[:] = [x for x in dirs if not x.startswith('.')]
-        if 'config.json' in files: yield Path(d)/'config.json'
+    """Every `config.json` under `root` outside hidden folders, following links to folders; a folder reached twice (or
+    a link loop) is read once, under its own path when the tree holds it (the real tree is walked first)."""
+    done = set()
+    for follow in (False, True):
+        walked = set()
+        for d, dirs, files in os.walk(root, followlinks=follow):
+            if (real := os.path.realpath(d)) in walked: dirs[:] = []; continue
+            walked.add(real)
+            dirs[:] = sorted(x for x in dirs if not x.startswith('.'))
+            if 'config.json' in files and real not in done: done.add(real); yield Path(d)/'config.json'
 
 def collect_runs(root:str|Path, # folder to walk (recursively)
                 ) -> list[dict]:

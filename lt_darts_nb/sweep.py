@@ -1334,6 +1334,17 @@ def _check_root(root:Path):
                                    f'{" ..." if len(foreign) > 3 else ""}: choose another --root (a sweep writes sweep.json, '
                                    'results.md, results.csv, summary.csv and r<ratio>/ folders there)')
 
+def _check_root_dataset(cfg:SweepConfig):
+    """Refuse a launch whose searches read another dataset than the sweep already in its root (its `sweep.json`): the
+    tables group a root's cells by ratio, method and variant, and would pool the two datasets' seeds."""
+    saved = _read_json(Path(cfg.root)/'sweep.json')
+    if not isinstance(saved, dict) or not isinstance(saved.get('search_opts'), dict): return
+    default = SearchConfig().dataset
+    was, now = (_canonical_dataset(o.get('dataset', default)) for o in (saved['search_opts'], cfg.search_opts))
+    if was != now:
+        raise LTDartsError(f'{cfg.root} holds a sweep of {was}, and this one searches {now}: a sweep root holds one dataset '
+                           f'(its tables would pool the two): choose another --root (or vary the dataset as a variant, --vary)')
+
 def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
                  dry_run:bool=False, # print the plan and the commands; run and write nothing
                  verbose:bool=True, # print the plan, a line per finished cell, and the summary table
@@ -1343,7 +1354,7 @@ def launch_sweep(cfg:SweepConfig, # the sweep (`make_sweep`)
     if cfg.executor == 'submitit':                  # fail before anything is written: the package, the options
         with tempfile.TemporaryDirectory() as t: _submitit_executor([], cfg.cluster, t)
     elif cfg.executor == 'ray': _ray_task([], cfg.cluster)
-    _check_root(Path(cfg.root))
+    _check_root(Path(cfg.root)); _check_root_dataset(cfg)
     local = cfg.executor == 'local'
     missing = _missing_devices(cfg.devices) if local else {}
     if missing and not dry_run: raise LTDartsError(next(iter(missing.values())) + ' (--dry_run plans it anyway)')
