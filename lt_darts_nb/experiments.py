@@ -529,10 +529,10 @@ def evaluated_sweeps(root:str|Path|None=None, # folder holding sweep roots (defa
                     ) -> dict:
     "`{sweep root: rows}` (`sweep.collect_sweep`) of every sweep under `root` with at least one finished evaluation (of `dataset`)."
     from lt_darts_nb.sweep import collect_sweep    # the sweep reads run folders through this module
-    root, out = results_dir(root), {}
+    root, out, want = results_dir(root), {}, None if dataset is None else dataset_name(dataset)
     for f in sorted(root.rglob('sweep.json')) if root.is_dir() else []:
         rows = [r for r in collect_sweep(f.parent) if (methods is None or r['method'] in methods)
-                and (dataset is None or r.get('dataset') is None or _same_dataset(r['dataset'], dataset_name(dataset)))]
+                and (want is None or r.get('dataset') is None or _same_dataset(r['dataset'], want))]
         if any(r.get('train_test_acc') is not None for r in rows):
             out[os.path.relpath(f.parent, root.parent) if root.is_absolute() else str(f.parent)] = rows
     return out
