@@ -4,6 +4,7 @@
 
 # %% ../nbs/04_architect.ipynb #c2ce124c
 from __future__ import annotations
+import contextlib
 import torch
 import torch.nn.functional as F
 from .core import LTDartsError, check_optimizer_state
@@ -26,6 +27,13 @@ def _grads(loss, params):
     return [torch.zeros_like(p) if g is None else g for g, p in zip(gs, params)]
 
 # %% ../nbs/04_architect.ipynb #96ae6e75
+def _no_autocast(device_type:str):
+    """Autocast turned off on `device_type`. The second-order step's finite differences move each weight by about
+    $10^{-5}$, far below bfloat16's resolution (about $4\cdot10^{-4}$ near 0.1): in bf16 most weights would not move at
+    all and the Hessian term would be noise, so that step runs in float32 whatever the caller's precision."""
+    try: return torch.autocast(device_type, enabled=False)
+    except RuntimeError: return contextlib.nullcontext()      # a device autocast does not know: nothing to turn off
+
 def arch_groups(model) -> dict:
     """A model's architecture parameters by learning-rate group: `model.arch_groups()` where the model names its
     groups (it must list `arch_parameters()` in their order), else one group, `'alphas'`."""
@@ -104,7 +112,9 @@ class Architect:
         if self.order == 1:
             loss = loss_fn(self.model, val_batch)
             grads = _grads(loss, arch)
-        else: loss, grads = self._second_order(train_batch, val_batch, w_lr, w_optimizer, loss_fn, train_loss_fn or loss_fn)
+        else:
+            with _no_autocast(arch[0].device.type):     # float32 even under amp='bf16': see `_no_autocast`
+                loss, grads = self._second_order(train_batch, val_batch, w_lr, w_optimizer, loss_fn, train_loss_fn or loss_fn)
         for a, g in zip(arch, grads): a.grad = g.detach()
         if self.grad_clip: grad_norm = torch.nn.utils.clip_grad_norm_(arch, self.grad_clip)
         else: grad_norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
