@@ -13,10 +13,11 @@ from filelock import FileLock, Timeout
 
 # %% auto #0
 __all__ = ['DATA_ENV', 'RUN_BUSY', 'COMMIT_ENV', 'LTDartsError', 'check_known', 'require', 'show_figure', 'default_data_root',
-           'data_root', 'get_device', 'available_device', 'peak_memory_gib', 'seed_everything', 'atomic_write',
-           'remove_stale_tmp', 'save_checkpoint', 'load_checkpoint', 'save_json', 'check_optimizer_state',
-           'load_optimizer_state', 'folder_lock', 'Config', 'source_info', 'env_info', 'in_test', 'gpu_ready',
-           'command_parser', 'given_options', 'sigterm_as_interrupt', 'run_command', 'chosen', 'console_command']
+           'data_root', 'get_device', 'available_device', 'peak_memory_gib', 'seed_everything', 'kept_global_state',
+           'atomic_write', 'remove_stale_tmp', 'save_checkpoint', 'load_checkpoint', 'save_json',
+           'check_optimizer_state', 'load_optimizer_state', 'folder_lock', 'Config', 'source_info', 'env_info',
+           'in_test', 'gpu_ready', 'command_parser', 'given_options', 'sigterm_as_interrupt', 'run_command', 'chosen',
+           'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -118,9 +119,28 @@ def seed_everything(seed:int=0, # the seed for Python, NumPy and torch
         os.environ.setdefault('CUBLAS_WORKSPACE_CONFIG', ':4096:8')
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.backends.cudnn.benchmark = False       # torch's default; never switched on here
-    else: torch.use_deterministic_algorithms(False)  # process-wide flags: undo an earlier deterministic call
+    elif torch.are_deterministic_algorithms_enabled(): torch.use_deterministic_algorithms(False)  # process-wide flags: undo an earlier deterministic call
     torch.backends.cudnn.deterministic = bool(deterministic)
     return torch.Generator().manual_seed(seed)
+
+@contextlib.contextmanager
+def kept_global_state():
+    """Give back, on the way out (finished, failed or interrupted), what `seed_everything` changes process-wide: the
+    random streams of Python, NumPy and torch (the CPU's, and those of CUDA devices already in use), the
+    deterministic-algorithms flags, cuDNN's two flags and `CUBLAS_WORKSPACE_CONFIG`."""
+    cuda = torch.cuda.is_available() and torch.cuda.is_initialized()
+    rng = (random.getstate(), np.random.get_state(), torch.get_rng_state(), torch.cuda.get_rng_state_all() if cuda else None)
+    flags = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled())
+    cudnn, env = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark), os.environ.get('CUBLAS_WORKSPACE_CONFIG')
+    try: yield
+    finally:
+        random.setstate(rng[0]); np.random.set_state(rng[1]); torch.set_rng_state(rng[2])
+        if rng[3] is not None: torch.cuda.set_rng_state_all(rng[3])
+        if (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled()) != flags:
+            torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = cudnn
+        if env is None: os.environ.pop('CUBLAS_WORKSPACE_CONFIG', None)
+        else: os.environ['CUBLAS_WORKSPACE_CONFIG'] = env
 
 # %% ../nbs/00_core.ipynb #26ed645f
 def _proc_umask() -> int|None:

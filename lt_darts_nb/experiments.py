@@ -4,7 +4,7 @@
 
 # %% ../nbs/12_experiments.ipynb #e7ae4ed4
 from __future__ import annotations
-import csv, io, json, math, os, re, statistics, warnings
+import csv, dataclasses, io, json, math, os, re, statistics, warnings
 from pathlib import Path
 import numpy as np
 
@@ -12,7 +12,7 @@ from .core import LTDartsError, atomic_write, check_known
 from .genotypes import (PRIMITIVES, Genotype, genotype_from_dict, load_genotype, n_skip, n_param_free,
                                    plot_cell)
 from .data import FOLDER_PREFIX, dataset_name
-from .search import METHODS, RECORD_KEYS, SearchResult, load_history, select_epoch
+from .search import METHODS, RECORD_KEYS, SearchConfig, SearchResult, load_history, select_epoch
 from .networks import as_genotype as _net_genotype
 
 # %% auto #0
@@ -88,11 +88,13 @@ def _canonical_dataset(v):
     try: return dataset_name(v)
     except (LTDartsError, TypeError, AttributeError): return v
 
+_CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SearchConfig) if f.default is not dataclasses.MISSING}
+
 def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
     "`run_row` of a run whose config and history are read."
     env = _read_json(run/'env.json') or {}
     res = _read_json(run/'result.json') or {}
-    row = {k: cfg.get(k) for k in CONFIG_KEYS}
+    row = {k: cfg.get(k, _CONFIG_DEFAULTS.get(k)) for k in CONFIG_KEYS}   # a key an older package did not write: its default
     if bad := [k for k, v in row.items() if v is not None and not isinstance(v, (str, int, float))]:    # tables group by them
         raise TypeError(f'config.json has {bad[0]}={str(row[bad[0]])[:40]}, not a string or a number')
     row['dataset'] = _canonical_dataset(row['dataset'])             # 'CIFAR-10' and 'cifar10' are one dataset in a table
@@ -119,14 +121,18 @@ def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
 
 def _provenance(run:Path, env:dict) -> dict:
     """The code a run ran: `commit` (its last session's), `commits` (every session's, in order: a run resumed after a
-    `git pull` ran two) and `dirty` (some session ran edited code; None when no session recorded a commit); and its
-    data: `data_source`, where its last session's images came from (`LTDataset.source`; None when not recorded)."""
+    `git pull` ran two), `dirty` (some session ran edited code; None when no session recorded a commit) and
+    `commit_unknown` (some of its epochs ran code whose commit nobody recorded: a session without one, or a first session
+    from before `sessions.jsonl` was written, so `commits` is not the whole story); and its data: `data_source`, where
+    its last session's images came from (`LTDataset.source`; None when not recorded)."""
     try: sess = [json.loads(l) for l in (run/'sessions.jsonl').read_text().splitlines() if l.strip()]
     except (OSError, ValueError, RecursionError): sess = []       # a damaged log of sessions: nothing known
     recs = [s for s in sess if isinstance(s, dict) and s.get('commit')] or ([env] if env.get('commit') else [])
     commits = list(dict.fromkeys(s['commit'] for s in recs))
     data = [s['data'] for s in sess if isinstance(s, dict) and isinstance(s.get('data'), dict) and s['data'].get('source')]
-    return dict(commit=commits[-1] if commits else None, commits=commits,
+    sess = [s for s in sess if isinstance(s, dict)]
+    unknown = (any(not s.get('commit') for s in sess) or not any(s.get('start_epoch') == 0 for s in sess)) if sess else not env.get('commit')
+    return dict(commit=commits[-1] if commits else None, commits=commits, commit_unknown=unknown,
                 dirty=any(bool(s.get('dirty')) for s in recs) if recs else None, data_source=data[-1]['source'] if data else None)
 
 def _peak_mem(hist:list) -> float|None:
@@ -506,11 +512,13 @@ def full_scale_report(root:str|Path|None=None, # folder of run folders (default:
         gpus = sorted({str(r['gpu'] or r['device']) for r in rows})
         data = sorted({r['data_source'] for r in rows if r['data_source']})
         code = sorted({c[:8] for r in rows for c in r['commits']}) + (['edited code'] if any(r['dirty'] for r in rows) else [])
+        unknown = sum(bool(r['commit_unknown']) for r in rows)     # runs (in part) of code whose commit nobody recorded
         hours = sum(r['time_s'] for r in rows) / 3600
         state = (f'{len(done)} finished and {len(rows) - len(done)} unfinished run(s) under `{where}`' if done else
                  f'**In progress, not results**: {len(rows)} unfinished run(s) under `{where}`, each at the last epoch it has reached')
         _show(f'{state} ({", ".join(gpus)}; {hours:.2f} hours of search in all' + (f'; data: {", ".join(data)}' if data else '')
-              + (f'; code at commit {", ".join(code)}' if code else '') + '). '
+              + (f'; code at commit {", ".join(code)}' if code else '')
+              + (f'; commit not recorded for (part of) {unknown} run(s)' if unknown else '') + '). '
               'Mean ± std over the finished seeds of each group (a group with none: its runs so far); accuracies on the balanced test set at the last epoch run; '
               'collapse counts of the selected genotype.\n\n' + table, *figs.values())
     from lt_darts_nb.sweep import sweep_table, plot_sweep

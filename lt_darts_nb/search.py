@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from fastcore.basics import tuplify
 
-from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, save_checkpoint, load_checkpoint, load_optimizer_state,
+from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, kept_global_state, save_checkpoint, load_checkpoint, load_optimizer_state,
                               save_json, atomic_write, remove_stale_tmp, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES, GROUP_COLORS)
@@ -28,11 +28,12 @@ from .bbn import BilateralSearchNetwork, bbn_loss, bbn_accuracy, check_branch_ce
 from .monitors import collapse_metrics, hessian_max_eigenvalue, CollapseGuard, cell_edges
 
 # %% auto #0
-__all__ = ['METHODS', 'SELECTION_KEYS', 'RECORD_KEYS', 'REPORT_KEYS', 'SearchConfig', 'method_options', 'Method',
-           'ResampleMethod', 'ReweightMethod', 'BBNMethod', 'BBNAdaptiveLRMethod', 'get_method', 'search_primitives',
-           'import_plugins', 'plugin_digest', 'load_search_data', 'evaluate', 'select_epoch', 'SearchResult',
-           'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options', 'is_eval_epoch', 'n_evaluations',
-           'search', 'check_finite', 'plot_search', 'tiny_config', 'select_run', 'search_many']
+__all__ = ['METHODS', 'SELECTION_KEYS', 'RECORD_KEYS', 'RECORD_FORMAT', 'FORMAT_CHANGES', 'REPORT_KEYS', 'SearchConfig',
+           'method_options', 'Method', 'ResampleMethod', 'ReweightMethod', 'BBNMethod', 'BBNAdaptiveLRMethod',
+           'get_method', 'search_primitives', 'import_plugins', 'plugin_digest', 'load_search_data', 'evaluate',
+           'select_epoch', 'SearchResult', 'load_history', 'arch_schedule', 'weight_schedule', 'schedule_options',
+           'is_eval_epoch', 'n_evaluations', 'search', 'check_finite', 'plot_search', 'tiny_config', 'select_run',
+           'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
 @dataclass
@@ -208,7 +209,7 @@ class ReweightMethod(Method):
     def __init__(self, cfg, counts, device):
         super().__init__(cfg, counts, device)
         self.weight = class_weights(self.counts, kind=cfg.reweight, beta=cfg.rw_beta).float().to(device)
-    def criterion(self, z, y): return F.cross_entropy(z, y, weight=self.weight.to(z.dtype))
+    def criterion(self, z, y): return F.cross_entropy(z.float(), y, weight=self.weight)   # float32 weights under bf16 too
 
 class BBNMethod(Method):
     r"""`'bbn'`: a bilateral-branch supernet (BBN chapter). Each weight batch is an instance-balanced batch for the
@@ -306,6 +307,7 @@ def import_plugins(plugins:str|list|None, # module names, comma-separated or a l
             except ModuleNotFoundError as e:
                 if e.name is None or not (n == e.name or n.startswith(e.name + '.')): raise    # the plugin's own import failed
                 if attempt or os.getcwd() in sys.path:
+                    if attempt: sys.path.remove(os.getcwd())    # added for nothing: the caller's import path as it was
                     raise LTDartsError(f"plugin module {n!r} not found: install it, put its folder on PYTHONPATH, or run "
                                        f"from the folder that holds it ({os.getcwd()} does not)") from None
                 sys.path.append(os.getcwd())             # as `python -m` would: the current folder
@@ -550,6 +552,7 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     if cfg_file.exists():
         if not resume:
             raise LTDartsError(f'{out} already holds a run: pass resume=True (--resume) to continue it, or choose another output folder')
+        _check_format(out)
         try: (saved := type(cfg).from_dict(json.loads(cfg_file.read_text()))).check_types()
         except (LTDartsError, json.JSONDecodeError, UnicodeDecodeError, TypeError, AttributeError) as e:
             raise LTDartsError(f'{cfg_file} cannot be read as a {type(cfg).__name__} ({str(e) or type(e).__name__}): put the run\'s '
@@ -587,17 +590,60 @@ def _more_plugins(saved:str, now:str) -> bool:
     "Whether the plugin modules `now` name every module `saved` names (in any order, and maybe more): a resume may load more code, not less."
     return set(_names(saved)) <= set(_names(now))
 
+RECORD_FORMAT = 1   # the format of what a run folder records: bumped when a recorded quantity's meaning or a derived default changes
+FORMAT_CHANGES = {  # format: how the records of the format before it differ (what a resume of an older folder warns of)
+    1: "formats begin here; before lt_darts_nb recorded them, a BBN search's train_acc was once the plain accuracy on the "
+       "conventional branch's labels (now BBN's mixed accuracy) and TrainConfig.from_search once gave every image size "
+       "cutout 16 and the auxiliary head (now scaled to small images): an earlier session's records may mean that",
+}
+
+def _read_sessions(out:Path) -> list:
+    "The records of a run folder's `sessions.jsonl` (none: `[]`), or the one-line error for a damaged one."
+    p = out/'sessions.jsonl'
+    try:
+        recs = [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
+        if not all(isinstance(r, dict) for r in recs): raise ValueError('a line is not an object')
+    except (ValueError, UnicodeDecodeError, RecursionError):         # json.JSONDecodeError is a ValueError
+        raise LTDartsError(f'{p} is not valid JSON lines: repair it, or delete it (a resume then skips its check of the data)') from None
+    return recs
+
+def _folder_format(out:Path) -> int:
+    """The record format a run folder was last written in (`RECORD_FORMAT` of its last session; 0: written before
+    formats were recorded). A folder without `sessions.jsonl` reads its `env.json`."""
+    recs = _read_sessions(out)
+    if not recs:
+        try: recs = [json.loads((out/'env.json').read_text())]
+        except (OSError, ValueError, RecursionError): return 0
+    f = recs[-1].get('record_format', 0) if isinstance(recs[-1], dict) else 0
+    return f if isinstance(f, int) and not isinstance(f, bool) else 0
+
+def _check_format(out:Path):
+    "Refuse to resume a run folder a newer lt_darts_nb wrote: its records may mean what this code does not know."
+    if (f := _folder_format(out)) > RECORD_FORMAT:
+        raise LTDartsError(f'{out} was written by a newer lt_darts_nb (record format {f}; this one knows formats up to '
+                           f'{RECORD_FORMAT}): upgrade lt_darts_nb (pip install -U, or git pull) to resume it')
+
 def _log_session(out:Path, cfg, dev, step, start:int, changed:dict, data:dict|None=None, data_changed:bool=False):
     """Record one start or resume of a run, once every check has passed and the checkpoint has loaded: `config.json`
     (rewritten when a resume `changed` execution fields), `env.json` (replaced) and a line of `sessions.jsonl` (appended),
     with the `data` digest the session ran on (`LTDataset.digest`) and whether its images changed since the last one."""
-    if changed: save_json(cfg.to_dict(), out/'config.json')
-    env = dict(env_info(dev), step_mode=step.mode, step_fallback=step.fallback)
-    save_json(env, out/'env.json')
-    rec = dict(started=time.strftime('%Y-%m-%dT%H:%M:%S%z'), start_epoch=start, changed=changed, **env)
-    if data is not None: rec.update(data=data, **({'data_changed': True} if data_changed else {}))
     p = out/'sessions.jsonl'
     old = p.read_text() if p.exists() else ''
+    if start > 0 and not old:        # a run of before sessions.jsonl: its env.json, about to be replaced, is all that says where it ran
+        try: prev = json.loads((out/'env.json').read_text())
+        except (OSError, ValueError, RecursionError): prev = None
+        if isinstance(prev, dict): old = json.dumps(dict(prev, start_epoch=None, recovered_from='env.json')) + '\n'
+    rec = dict(started=time.strftime('%Y-%m-%dT%H:%M:%S%z'), start_epoch=start, changed=changed)
+    if start > 0 and (was := _folder_format(out)) < RECORD_FORMAT:     # records of older code go on in this format
+        rec['format_changed'] = [was, RECORD_FORMAT]
+        warnings.warn(f'{out}: written by an older lt_darts_nb (record format {was}; this one writes {RECORD_FORMAT}): '
+                      + '; '.join(FORMAT_CHANGES[k] for k in range(was + 1, RECORD_FORMAT + 1))
+                      + '. The run goes on, and sessions.jsonl records the switch')
+    if changed: save_json(cfg.to_dict(), out/'config.json')
+    env = dict(env_info(dev), record_format=RECORD_FORMAT, step_mode=step.mode, step_fallback=step.fallback)
+    save_json(env, out/'env.json')
+    rec.update(env)
+    if data is not None: rec.update(data=data, **({'data_changed': True} if data_changed else {}))
     if plugs := plugin_digest(cfg.plugins):          # which plugin code ran: a resume after an edit says so
         rec['plugins'] = plugs
         last = next((r['plugins'] for r in reversed([json.loads(l) for l in old.splitlines() if l.strip()])
@@ -615,12 +661,7 @@ def _resume_data(out:Path, digest:dict) -> bool:
     """On a resume, compare the data's `digest` (`LTDataset.digest`) with the one the run's last session recorded:
     other classes or labels are refused (the checkpoint belongs to other data); other pixels with the same labels (a
     re-encoded or edited image) are allowed with a warning, and the session records it. True when the images changed."""
-    p = out/'sessions.jsonl'
-    try:
-        recs = [json.loads(l) for l in p.read_text().splitlines() if l.strip()] if p.exists() else []
-        if not all(isinstance(r, dict) for r in recs): raise ValueError('a line is not an object')
-    except (ValueError, UnicodeDecodeError):         # json.JSONDecodeError is a ValueError
-        raise LTDartsError(f'{p} is not valid JSON lines: repair it, or delete it (a resume then skips its check of the data)') from None
+    recs = _read_sessions(out)
     last = next((r['data'] for r in reversed(recs) if isinstance(r.get('data'), dict)), None)
     if last is None: return False                   # a run started before runs recorded their data
     if last.get('labels') != digest['labels']:
@@ -861,7 +902,8 @@ def search(cfg:SearchConfig|dict|None=None, # the configuration (default: DARTS 
         if len(idx) < cfg.batch_size:                   # the largest batch that fits both halves
             raise LTDartsError(f'the {half} half of the search data has {len(idx)} images, fewer than one batch '
                                f'(batch_size={cfg.batch_size}): lower --batch_size to at most {min(map(len, split))}')
-    with folder_lock(out), _drop_run_on_stop():  # one process per run folder (the core chapter): a second one is refused
+    # one process per run folder (the core chapter): a second one is refused; the caller's random streams and flags come back after
+    with folder_lock(out), _drop_run_on_stop(), kept_global_state():
         return _search(cfg, out, resume, data, split, dev, progress, on_step, verbose)
 
 @contextlib.contextmanager

@@ -546,6 +546,8 @@ def _stale_train(t:Path, s:Path) -> str:
     if a is not None and b is not None and a != b: return f'its genotype is not that of {s}/genotype.json: it evaluated another search'
     return ''
 
+_DERIVED = ('cutout', 'auxiliary')    # evaluation settings `TrainConfig.from_search` derives from the images (the training chapter)
+
 def plan_sweep(cfg:SweepConfig, # the sweep
               ) -> list[SweepCell]:
     "The cells of the grid in run order (seed, then ratio, then method, then variant), devices round-robin in that order, checked against the run folders already there."
@@ -556,7 +558,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
     vnames, owner = list(variants), shared_searches(variants, cfg.search_opts)
     keys = sorted(itertools.product(cfg.ratios, cfg.methods, vnames, cfg.seeds),
                   key=lambda k: (cfg.seeds.index(k[3]), cfg.ratios.index(k[0]), cfg.methods.index(k[1]), vnames.index(k[2])))
-    cells, stale, trains = [], {}, []
+    cells, stale, trains, derived = [], {}, [], {}      # derived: {field: saved value} of what from_search derived otherwise
     for i, (r, m, v, s) in enumerate(keys):
         d = root/cell_name(r, m, s, v)
         if (d/'config.json').is_file():     # a run folder where a cell's folder (search/, train/) belongs: an older layout
@@ -585,6 +587,8 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             # against the whole config the evaluation will run: what from_search derives too (sampler, small images' recipe)
             if tsaved is not None and (diff := config_diff(tsaved, tc.to_dict(), tdef, tc.exec_fields())):
                 stale[d/'train'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
+                # what from_search derives for small images, not given: an older lt_darts_nb derived it otherwise
+                derived.update({k: a for k, (a, b) in diff.items() if k in _DERIVED and k not in tro})
             # every execution setting spelled out: a resumed run takes the sweep's, not those it was started with
             targs = to_flags({**topts, **{k: getattr(tc, k) for k in TrainConfig.EXEC_FIELDS},
                               'device': dev}, tdef, spell=TrainConfig.EXEC_FIELDS)
@@ -599,8 +603,11 @@ def plan_sweep(cfg:SweepConfig, # the sweep
     if stale:
         (d, what), paths = next(iter(stale.items())), sorted(map(str, stale))
         more = f' and {len(paths) - 6} more' if len(paths) > 6 else ''
-        raise LTDartsError(f'{len(stale)} run folder(s) hold runs with other settings or evaluations of another search, e.g. {d} ({what}): '
-                           f'use another --root, or delete these folders to redo them: {", ".join(paths[:6])}{more}')
+        keep = (f'; {", ".join(sorted(derived))} of an evaluation is derived from the search (an older lt_darts_nb derived it '
+                f'otherwise): to go on with the saved value, add --train_opts "{" ".join(f"{k}={v}" for k, v in sorted(derived.items()))}"'
+                if derived else '')
+        raise LTDartsError(f'{len(stale)} run folder(s) hold runs with other settings or evaluations of another search, e.g. {d} ({what})'
+                           f'{keep}{"; or " if keep else ": "}use another --root, or delete these folders to redo them: {", ".join(paths[:6])}{more}')
     return cells
 
 # %% ../nbs/14_sweep.ipynb #06f7bed5
@@ -848,6 +855,7 @@ def run_local(cells:list, # the cells to run
             ex.shutdown(wait=False, cancel_futures=True)
             _interrupt()
             ex.shutdown(wait=True)
+            _STOP.clear()                      # its threads are done: a `run_cell` called later in this process runs
             print('interrupted: the running processes were stopped; run the same sweep again to resume them', file=sys.stderr)
             raise
     ex.shutdown(wait=True)

@@ -14,7 +14,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from tqdm.auto import tqdm
 
-from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_everything, save_checkpoint, save_json, in_test, atomic_write, folder_lock, load_optimizer_state
+from .core import Config, LTDartsError, available_device, peak_memory_gib, seed_everything, kept_global_state, save_checkpoint, save_json, in_test, atomic_write, folder_lock, load_optimizer_state
 from .data import FOLDER_PREFIX, GROUP_COLORS
 from .sampling import DeviceLoader, class_weights, sampler_kind
 from .genotypes import Genotype, genotype_to_dict, genotype_from_dict, save_genotype, load_genotype
@@ -431,7 +431,8 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     if len(data.y_train) < cfg.batch_size:
         raise LTDartsError(f'the training set has {len(data.y_train)} images, fewer than one batch (batch_size={cfg.batch_size}): '
                            f'lower --batch_size to at most {len(data.y_train)}')
-    with folder_lock(out), _drop_run_on_stop():   # one process per run folder (the core chapter): a second one is refused
+    # one process per run folder (the core chapter): a second one is refused; the caller's random streams and flags come back after
+    with folder_lock(out), _drop_run_on_stop(), kept_global_state():
         which = str(genotype) if isinstance(genotype, (str, Path)) else 'a genotype'   # a name, a file or a search's folder
         return _train(cfg, mode_cls, geno, out, resume, data, dev, progress, verbose, on_step, which)
 

@@ -221,6 +221,10 @@ def _run_notebook(path, timeout=600):
         err = re.sub(r"\x1b\[[0-9;]*m", "", str(e))[-3000:]  # no ANSI colours in the report
     except Exception as e:  # kernel died, timeout, ...
         err = f"{type(e).__name__}: {str(e)[-3000:]}"
+    finally:  # a kernel manager we pass in is ours to stop: nbclient leaves it (and its connection file) running
+        if km.has_kernel:
+            km.shutdown_kernel(now=True)
+        km.cleanup_resources()
     return path.name, time.monotonic() - t, err
 
 
