@@ -28,7 +28,7 @@ def _grads(loss, params):
 
 # %% ../nbs/04_architect.ipynb #96ae6e75
 def _no_autocast(device_type:str):
-    """Autocast turned off on `device_type`. The second-order step's finite differences move each weight by about
+    r"""Autocast turned off on `device_type`. The second-order step's finite differences move each weight by about
     $10^{-5}$, far below bfloat16's resolution (about $4\cdot10^{-4}$ near 0.1): in bf16 most weights would not move at
     all and the Hessian term would be noise, so that step runs in float32 whatever the caller's precision."""
     try: return torch.autocast(device_type, enabled=False)

@@ -488,6 +488,9 @@ def _check_own_config(cfg_file:Path, cls, out:Path):
         raise LTDartsError(f'{out} holds a config.json that is not a {cls.__name__} (another tool\'s or command\'s folder, or a damaged '
                            f'file): choose another output folder, or put the run\'s config.json back')
     if other := sorted(set(d) - {f.name for f in dataclasses.fields(cls)}):
+        try: newer = _folder_format(out) > RECORD_FORMAT
+        except LTDartsError: newer = False                # a damaged sessions.jsonl: the error below says enough
+        if newer: _check_format(out)                      # a newer version's run, whose new fields come with it: upgrade
         raise LTDartsError(f'{out} holds a config.json that is not a {cls.__name__}: it has fields a {cls.__name__} lacks '
                            f'({", ".join(other[:3])}{", ..." if len(other) > 3 else ""}): another tool\'s or command\'s folder, or a run '
                            f'of another lt_darts_nb version; choose another output folder, or resume it with what started it')
@@ -583,6 +586,7 @@ def _prepare_run(out:Path, cfg, resume:bool) -> tuple:
     if out.exists() and any(p for p in out.iterdir() if not p.name.startswith('.')):
         raise LTDartsError(f'{out} exists and is not an lt_darts_nb run folder: choose another output folder')
     out.mkdir(parents=True, exist_ok=True)
+    remove_stale_tmp(out)              # a first config.json whose write a kill cut short: its temporary file
     save_json(cfg.to_dict(), cfg_file)
     return None, {}
 
@@ -615,7 +619,8 @@ def _folder_format(out:Path) -> int:
         try: recs = [json.loads((out/'env.json').read_text())]
         except (OSError, ValueError, RecursionError): return 0
     f = recs[-1].get('record_format', 0) if isinstance(recs[-1], dict) else 0
-    return f if isinstance(f, int) and not isinstance(f, bool) else 0
+    if isinstance(f, float) and f.is_integer(): f = int(f)
+    return max(0, f) if isinstance(f, int) and not isinstance(f, bool) else 0
 
 def _check_format(out:Path):
     "Refuse to resume a run folder a newer lt_darts_nb wrote: its records may mean what this code does not know."
@@ -637,7 +642,7 @@ def _log_session(out:Path, cfg, dev, step, start:int, changed:dict, data:dict|No
     if start > 0 and (was := _folder_format(out)) < RECORD_FORMAT:     # records of older code go on in this format
         rec['format_changed'] = [was, RECORD_FORMAT]
         warnings.warn(f'{out}: written by an older lt_darts_nb (record format {was}; this one writes {RECORD_FORMAT}): '
-                      + '; '.join(FORMAT_CHANGES[k] for k in range(was + 1, RECORD_FORMAT + 1))
+                      + ' '.join(f'[format {k}: {FORMAT_CHANGES.get(k, "no note")}]' for k in range(was + 1, RECORD_FORMAT + 1))
                       + '. The run goes on, and sessions.jsonl records the switch')
     if changed: save_json(cfg.to_dict(), out/'config.json')
     env = dict(env_info(dev), record_format=RECORD_FORMAT, step_mode=step.mode, step_fallback=step.fallback)

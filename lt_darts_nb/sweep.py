@@ -604,7 +604,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         (d, what), paths = next(iter(stale.items())), sorted(map(str, stale))
         more = f' and {len(paths) - 6} more' if len(paths) > 6 else ''
         keep = (f'; {", ".join(sorted(derived))} of an evaluation is derived from the search (an older lt_darts_nb derived it '
-                f'otherwise): to go on with the saved value, add --train_opts "{" ".join(f"{k}={v}" for k, v in sorted(derived.items()))}"'
+                f'otherwise): to go on with the saved value, launch with --train_opts "{" ".join(f"{k}={v}" for k, v in {**cfg.train_opts, **dict(sorted(derived.items()))}.items())}"'
                 if derived else '')
         raise LTDartsError(f'{len(stale)} run folder(s) hold runs with other settings or evaluations of another search, e.g. {d} ({what})'
                            f'{keep}{"; or " if keep else ": "}use another --root, or delete these folders to redo them: {", ".join(paths[:6])}{more}')

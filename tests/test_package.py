@@ -93,3 +93,12 @@ def test_the_modules_are_what_the_notebooks_export(tmp_path):
     differ = sorted(n for n in new.keys() | old.keys() if new.get(n) != old.get(n))
     assert not differ, (f'lt_darts_nb/ differs from what nbs/ exports in {differ}: make the change in the notebook '
                         '(never in lt_darts_nb/*.py), then run nbdev_export')
+
+
+@pytest.mark.parametrize("path", MODULES + [PKG/'_modidx.py'], ids=lambda p: p.name)
+def test_module_compiles_without_warnings(path):
+    "No module warns when Python compiles it (an invalid escape such as `\\c` in a docstring: a SyntaxWarning for every user on 3.12)."
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compile(path.read_text(), str(path), "exec")
