@@ -15,9 +15,9 @@ from filelock import FileLock, Timeout
 __all__ = ['DATA_ENV', 'RUN_BUSY', 'COMMIT_ENV', 'LTDartsError', 'check_known', 'require', 'show_figure', 'default_data_root',
            'data_root', 'get_device', 'available_device', 'peak_memory_gib', 'seed_everything', 'kept_global_state',
            'atomic_write', 'remove_stale_tmp', 'save_checkpoint', 'load_checkpoint', 'save_json',
-           'check_optimizer_state', 'load_optimizer_state', 'folder_lock', 'Config', 'source_info', 'env_info',
-           'in_test', 'gpu_ready', 'command_parser', 'given_options', 'sigterm_as_interrupt', 'run_command', 'chosen',
-           'console_command']
+           'check_optimizer_state', 'load_optimizer_state', 'folder_lock', 'Config', 'field_defaults', 'source_info',
+           'env_info', 'in_test', 'gpu_ready', 'command_parser', 'given_options', 'sigterm_as_interrupt', 'run_command',
+           'chosen', 'console_command']
 
 # %% ../nbs/00_core.ipynb #72822485
 class LTDartsError(ValueError):
@@ -329,6 +329,15 @@ class Config:
             v, want = getattr(self, f.name), _FIELD_TYPES.get(str(f.type).replace(' ', ''))
             if want is not None and not want[0](v):
                 raise LTDartsError(f'{f.name} must be {want[1]}, got {v!r}')
+
+def field_defaults(cls) -> dict:
+    "`{name: default}` of a dataclass's fields (`None` for a field without a default)."
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING: out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING: out[f.name] = f.default_factory()
+        else: out[f.name] = None
+    return out
 
 # %% ../nbs/00_core.ipynb #cb1f24c6
 def _git(root:Path, *args) -> str|None:

@@ -4,11 +4,11 @@
 
 # %% ../nbs/12_experiments.ipynb #e7ae4ed4
 from __future__ import annotations
-import csv, dataclasses, io, json, math, os, re, statistics, warnings
+import csv, io, json, math, os, re, statistics, warnings
 from pathlib import Path
 import numpy as np
 
-from .core import LTDartsError, atomic_write, check_known
+from .core import LTDartsError, atomic_write, check_known, field_defaults
 from .genotypes import (PRIMITIVES, Genotype, genotype_from_dict, load_genotype, n_skip, n_param_free,
                                    plot_cell)
 from .data import FOLDER_PREFIX, dataset_name
@@ -88,7 +88,7 @@ def _canonical_dataset(v):
     try: return dataset_name(v)
     except (LTDartsError, TypeError, AttributeError): return v
 
-_CONFIG_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SearchConfig) if f.default is not dataclasses.MISSING}
+_CONFIG_DEFAULTS = field_defaults(SearchConfig)
 
 def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
     "`run_row` of a run whose config and history are read."

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from fastcore.basics import tuplify
 
-from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, kept_global_state, save_checkpoint, load_checkpoint, load_optimizer_state,
+from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, kept_global_state, field_defaults, save_checkpoint, load_checkpoint, load_optimizer_state,
                               save_json, atomic_write, remove_stale_tmp, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
                               DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES, GROUP_COLORS)
@@ -618,7 +618,11 @@ def _folder_format(out:Path) -> int:
     if not recs:
         try: recs = [json.loads((out/'env.json').read_text())]
         except (OSError, ValueError, RecursionError): return 0
-    f = recs[-1].get('record_format', 0) if isinstance(recs[-1], dict) else 0
+    return _record_format(recs)
+
+def _record_format(recs:list) -> int:
+    "The `record_format` of the last of `recs` (session records, or an `env.json`): 0 where it is missing, or not a whole number >= 0."
+    f = recs[-1].get('record_format', 0) if recs and isinstance(recs[-1], dict) else 0
     if isinstance(f, float) and f.is_integer(): f = int(f)
     return max(0, f) if isinstance(f, int) and not isinstance(f, bool) else 0
 
@@ -638,8 +642,9 @@ def _log_session(out:Path, cfg, dev, step, start:int, changed:dict, data:dict|No
         try: prev = json.loads((out/'env.json').read_text())
         except (OSError, ValueError, RecursionError): prev = None
         if isinstance(prev, dict): old = json.dumps(dict(prev, start_epoch=None, recovered_from='env.json')) + '\n'
+    recs = [json.loads(l) for l in old.splitlines() if l.strip()]     # a resume's were checked by `_resume_data`
     rec = dict(started=time.strftime('%Y-%m-%dT%H:%M:%S%z'), start_epoch=start, changed=changed)
-    if start > 0 and (was := _folder_format(out)) < RECORD_FORMAT:     # records of older code go on in this format
+    if start > 0 and (was := _record_format(recs)) < RECORD_FORMAT:     # records of older code go on in this format
         rec['format_changed'] = [was, RECORD_FORMAT]
         warnings.warn(f'{out}: written by an older lt_darts_nb (record format {was}; this one writes {RECORD_FORMAT}): '
                       + ' '.join(f'[format {k}: {FORMAT_CHANGES.get(k, "no note")}]' for k in range(was + 1, RECORD_FORMAT + 1))
@@ -651,8 +656,7 @@ def _log_session(out:Path, cfg, dev, step, start:int, changed:dict, data:dict|No
     if data is not None: rec.update(data=data, **({'data_changed': True} if data_changed else {}))
     if plugs := plugin_digest(cfg.plugins):          # which plugin code ran: a resume after an edit says so
         rec['plugins'] = plugs
-        last = next((r['plugins'] for r in reversed([json.loads(l) for l in old.splitlines() if l.strip()])
-                     if isinstance(r, dict) and isinstance(r.get('plugins'), dict)), {})
+        last = next((r['plugins'] for r in reversed(recs) if isinstance(r, dict) and isinstance(r.get('plugins'), dict)), {})
         if moved := [n for n, h in plugs.items() if n in last and last[n] != h]:
             rec['plugins_changed'] = moved
             warnings.warn(f'{out}: the code of plugin module(s) {", ".join(moved)} changed since the last session: the run goes on '
@@ -733,7 +737,7 @@ def _check_unread_knobs(cfg, options:list, knobs:dict):
     full spec carries its own values and reads none; a kind reads its own (`_KNOB_READS`: only `step_freeze` the
     switch point, only `adaptor_scaled` the power, `constant` no floor). A warning, not an error: a run saved so still
     resumes, and a sweep may share a knob between cells that read it and cells that do not."""
-    default = {f.name: f.default for f in dataclasses.fields(cfg)}
+    default = field_defaults(type(cfg))
     reads = set().union(*(set() if is_full_spec(s) else _KNOB_READS.get(s.strip(), set()) for s in options))
     if not (moved := [k for k, p in knobs.items() if getattr(cfg, k) != default[k] and p not in reads]): return
     said = ', '.join(f'{k}={getattr(cfg, k)!r}' for k in moved)
@@ -751,7 +755,7 @@ _DATA_ONLY = {'synthetic': ('synthetic_n_max', 'synthetic_size', 'synthetic_n_te
 
 def _check_unread_data(cfg):
     "Warn of data settings of another kind of dataset than `cfg.dataset` (`_DATA_ONLY`) given other values than their defaults: they change nothing."
-    key, default = dataset_name(cfg.dataset), {f.name: f.default for f in dataclasses.fields(cfg)}
+    key, default = dataset_name(cfg.dataset), field_defaults(type(cfg))
     moved = {k: kind for kind, ks in _DATA_ONLY.items() if not key.startswith(kind) for k in ks if getattr(cfg, k) != default[k]}
     if moved:
         kinds = ' and '.join(dict.fromkeys('image-folder' if v == FOLDER_PREFIX else v for v in moved.values()))
@@ -1050,8 +1054,9 @@ def check_finite(epoch:int, # the epoch that just ended
     its last loss), or an evaluation loss (weights so large that the logits overflow)."""
     what = ''
     if train_loss is not None and not math.isfinite(train_loss): what = 'loss'
-    elif model is not None and not _all_finite(getattr(model, 'arch_parameters', list)()): what = 'architecture parameters'
-    elif model is not None and not _all_finite([*model.parameters(), *model.buffers()]): what = "weights (the epoch's last update)"
+    elif model is not None and not _all_finite([*model.parameters(), *model.buffers()]):     # one sync; which, only on the way out
+        what = ('architecture parameters' if not _all_finite(getattr(model, 'arch_parameters', list)())
+                else "weights (the epoch's last update)")
     elif rec is not None and (k := next((k for k in ('val_loss', 'test_loss') if k in rec and not math.isfinite(rec[k])), None)):
         what = f'{k} (weights so large that the logits overflow)'
     if not what: return

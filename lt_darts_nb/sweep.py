@@ -8,11 +8,11 @@ import os, sys, csv, io, inspect, json, math, time, shlex, signal, platform, imp
 import operator
 import re, threading, warnings, contextlib, errno
 from concurrent.futures import ThreadPoolExecutor, wait, FIRST_COMPLETED
-from dataclasses import dataclass, field, fields, replace, MISSING
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from fastcore.meta import delegates
 
-from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require, sigterm_as_interrupt
+from .core import Config, LTDartsError, atomic_write, save_json, get_device, available_device, folder_lock, check_known, require, sigterm_as_interrupt, field_defaults
 from filelock import FileLock, Timeout
 from .search import SearchConfig, METHODS, get_method, import_plugins, load_history, _names, _run_started, _check_amp, _more_plugins, _check_config as _check_search
 from .train import TrainConfig, SHARED_FIELDS, DATA_FIELDS, get_train_mode, _check_config as _check_train
@@ -20,12 +20,12 @@ from .experiments import run_row, _new_axes, _peak_mem, _number, _read_json, _wh
 
 # %% auto #0
 __all__ = ['SEARCH_RESERVED', 'TRAIN_RESERVED', 'EXECUTORS', 'ENTRY_MODULE', 'EVAL_RECORD', 'PARENT_ENV', 'POLL_S', 'CARRY_ENV',
-           'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'field_defaults',
-           'parse_options', 'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'device_slots', 'spread',
-           'make_sweep', 'mps_active', 'sharing_note', 'split_variant', 'parse_variants', 'shared_searches',
-           'stage_state', 'SweepCell', 'cell_name', 'ratio_text', 'cell_commands', 'config_diff', 'evaluated_search',
-           'plan_sweep', 'error_line', 'exit_error', 'run_cell', 'on_device', 'DevicePool', 'run_local', 'run_submitit',
-           'run_ray', 'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table',
+           'SEARCH_METRICS', 'TRAIN_METRICS', 'STATUSES', 'CELL_COLUMNS', 'SWEEP_BUSY', 'parse_list', 'parse_options',
+           'to_flags', 'SweepConfig', 'resolve_devices', 'resolve_jobs', 'device_slots', 'spread', 'make_sweep',
+           'mps_active', 'sharing_note', 'split_variant', 'parse_variants', 'shared_searches', 'stage_state',
+           'SweepCell', 'cell_name', 'ratio_text', 'cell_commands', 'config_diff', 'evaluated_search', 'plan_sweep',
+           'error_line', 'exit_error', 'run_cell', 'on_device', 'DevicePool', 'run_local', 'run_submitit', 'run_ray',
+           'cell_row', 'collect_sweep', 'default_metrics', 'sweep_stats', 'sweep_table', 'cells_table',
            'save_sweep_tables', 'check_sweep', 'plot_sweep', 'launch_sweep', 'run_sweep']
 
 # %% ../nbs/14_sweep.ipynb #c3ef2a3e
@@ -43,15 +43,6 @@ def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
     if not out: raise LTDartsError(f'no {what} given: give at least one')
     dup = sorted({str(x) for x in out if out.count(x) > 1})
     if dup: raise LTDartsError(f'{what} repeated: {", ".join(dup)}: give each once')
-    return out
-
-def field_defaults(cls) -> dict:
-    "`{name: default}` of a dataclass's fields (`None` for a field without a default)."
-    out = {}
-    for f in fields(cls):
-        if f.default is not MISSING: out[f.name] = f.default
-        elif f.default_factory is not MISSING: out[f.name] = f.default_factory()
-        else: out[f.name] = None
     return out
 
 _TRUE, _FALSE = ('true', '1', 'yes', 'on'), ('false', '0', 'no', 'off')
