@@ -73,7 +73,7 @@ lt_darts_search = console_command(lt_darts_search)   # `call_parse`, see the cor
 
 # %% ../nbs/11_cli.ipynb #aa1791e1
 from .train import TrainConfig, train_genotype, plot_train
-from .search import _run_started, import_plugins
+from .search import _run_started, import_plugins, _check_own_config
 from .core import load_checkpoint
 from .genotypes import genotype_from_dict
 
@@ -92,9 +92,7 @@ def _resume_config(out:str, cls, kwargs:dict):
     try: saved = json.loads(p.read_text())
     except (ValueError, RecursionError): raise LTDartsError(f'{p} is not valid JSON: move the folder {out} away to start that run again') from None
     if not isinstance(saved, dict): raise LTDartsError(f'{p} holds no settings (a JSON {type(saved).__name__}): move the folder {out} away to start that run again')
-    other = sorted(set(saved) - set(cls().to_dict()))
-    if other: raise LTDartsError(f'{out} holds a run of another command or of another lt_darts_nb version (its config.json has '
-                                 f'{", ".join(other[:3])}, which {cls.__name__} lacks): resume it with what started it')
+    _check_own_config(p, cls, Path(out))     # another command's run, or a newer version's (then: upgrade), as search() says
     try: cls.from_dict(saved).check_types()
     except LTDartsError as e: raise LTDartsError(f'{p}: {e}: put the run\'s setting back') from None
     if 'plugins' not in mine: import_plugins(saved.get('plugins'), source=p)    # named by the folder, not the user: said aloud
