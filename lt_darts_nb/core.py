@@ -324,11 +324,15 @@ class Config:
         keys = list(a) + [k for k in b if k not in a]          # field order, not a set's (stable messages and commands)
         return {k: (a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)}
     def check_types(self):
-        "A one-line error for a field whose value is not of its declared type (`int`, `float`, `str`, `bool`, `str|None`)."
+        """A one-line error for a field whose value is not of its declared type (`int`, `float`, `str`, `bool`, `str|None`)
+        or is NaN; a NumPy scalar (`np.int64(1)` from `np.arange`) becomes the Python value it holds, as `config.json` keeps it."""
         for f in dataclasses.fields(self):
             v, want = getattr(self, f.name), _FIELD_TYPES.get(str(f.type).replace(' ', ''))
-            if want is not None and not want[0](v):
-                raise LTDartsError(f'{f.name} must be {want[1]}, got {v!r}')
+            if want is None: continue
+            if not want[0](v): raise LTDartsError(f'{f.name} must be {want[1]}, got {v!r}')
+            if isinstance(v, np.generic): setattr(self, f.name, v := v.item())
+            if isinstance(v, float) and v != v:    # NaN equals nothing, itself included: a run saved with it could never resume
+                raise LTDartsError(f'{f.name} must be a number, got nan: give it a value (or leave it at its default)')
 
 def field_defaults(cls) -> dict:
     "`{name: default}` of a dataclass's fields (`None` for a field without a default)."

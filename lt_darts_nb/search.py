@@ -225,6 +225,13 @@ class BBNMethod(Method):
         if cfg.arch_loss == 'method' and cfg.bbn_arch_batch == 'instance':
             raise LTDartsError("arch_loss='method' needs BBN's two architecture batches: use bbn_arch_batch='mixed' (the bilateral "
                                "loss) or arch_loss='ce' (CE at bbn_infer_a on one batch)")
+        # samplers BBN does not read: a warning (as for unread schedule settings), since a sweep shares them with other methods
+        if cfg.weight_sampler:
+            warnings.warn(f"weight_sampler={cfg.weight_sampler!r} changes nothing here: method {cfg.method!r} always draws its "
+                          "weight batches through 'instance' and 'reversed' (both branches)")
+        if cfg.bbn_arch_batch == 'mixed' and cfg.arch_sampler != 'instance':
+            warnings.warn(f"arch_sampler={cfg.arch_sampler!r} changes nothing here: with bbn_arch_batch='mixed' method "
+                          f"{cfg.method!r} draws its architecture batches through 'instance' and 'reversed' (bbn_arch_batch='instance' reads it)")
     def samplers(self) -> tuple: return self.weight_samplers
     def arch_samplers(self) -> tuple:
         "'mixed' (default): the validation half through both samplers; 'instance': one `arch_sampler` batch."
@@ -809,6 +816,8 @@ def n_evaluations(epochs:int, eval_every:int) -> int:
 def _check_shared(cfg):
     "The checks of the fields a `SearchConfig` and a `TrainConfig` share (types first, so that the comparisons can run)."
     cfg.check_types()                          # imb_ratio='100', epochs=2.0, deterministic='no': one line, before any comparison
+    try: class_weights([1, 1], kind=cfg.reweight, beta=0.5)  # a known kind ('rw' reads it; a sweep shares it with every method)
+    except LTDartsError as e: raise LTDartsError(f'reweight: {e}') from None
     dataset_name(cfg.dataset)                  # a known dataset, or folder:PATH
     if cfg.group_mode not in GROUP_MODES: raise LTDartsError(f"unknown group_mode {cfg.group_mode!r}: use {', '.join(GROUP_MODES)}")
     for k in ('seed', 'lt_seed'):
@@ -827,7 +836,9 @@ def _check_optimiser(cfg, momentum:str, decays:tuple, lrs:tuple):
     "One-line errors for an SGD momentum outside [0, 1) and a negative weight decay (else torch's own, after the run folder is written); a warning for a learning rate that rises."
     if not 0 <= getattr(cfg, momentum) < 1: raise LTDartsError(f'{momentum} must be in [0, 1) (got {getattr(cfg, momentum)}): 0.9 is DARTS\'')
     for k in decays:
-        if not getattr(cfg, k) >= 0: raise LTDartsError(f'{k} must be >= 0 (got {getattr(cfg, k)}): 0 turns weight decay off')
+        if not 0 <= getattr(cfg, k) < math.inf: raise LTDartsError(f'{k} must be a finite number >= 0 (got {getattr(cfg, k)}): 0 turns weight decay off')
+    for k in lrs[:2]:          # also where the schedule does not read it: the optimiser is built with it (torch refuses a negative one)
+        if not 0 <= getattr(cfg, k) < math.inf: raise LTDartsError(f'{k} must be a finite number >= 0 (got {getattr(cfg, k)})')
     lr, lr_min, kind = (getattr(cfg, k) for k in lrs)
     if kind.strip() in ('cosine', 'linear') and lr_min > lr:
         warnings.warn(f'{lrs[1]}={lr_min} is above {lrs[0]}={lr}: the {kind} schedule raises the learning rate over the run')
@@ -849,8 +860,10 @@ def _check_config(cfg:SearchConfig):
     _check_optimiser(cfg, 'w_momentum', ('w_wd', 'arch_wd'), ('w_lr', 'w_lr_min', 'w_schedule'))
     if not 0 <= cfg.arch_floor <= 1: raise LTDartsError(f'arch_floor must be in [0, 1] (got {cfg.arch_floor}): the floor is this fraction of arch_lr')
     if cfg.select not in SELECTION_KEYS: raise LTDartsError(f"unknown selection rule {cfg.select!r}: use 'last' or 'best_val'")
-    for s in (cfg.weight_sampler, cfg.arch_sampler):
-        if s: sampler_kind(s)                  # a known sampler
+    if cfg.weight_sampler: sampler_kind(cfg.weight_sampler)      # a known sampler ('' = the method's)
+    if not cfg.arch_sampler: raise LTDartsError("arch_sampler must name a sampler (got ''): 'instance' is DARTS'")
+    sampler_kind(cfg.arch_sampler)
+    if not 0 <= cfg.arch_lr < math.inf: raise LTDartsError(f'arch_lr must be a finite number >= 0 (got {cfg.arch_lr}): 3e-4 is DARTS\'')
     if cfg.arch_order not in (1, 2): raise LTDartsError(f'arch_order must be 1 (first order) or 2 (second order, unrolled), got {cfg.arch_order}')
     if cfg.C < 1: raise LTDartsError(f'C must be >= 1 (got {cfg.C})')
     if cfg.layers < 3: raise LTDartsError(f'layers must be >= 3 (got {cfg.layers}): cells L//3 and 2L//3 are the reduction cells, '
@@ -1233,6 +1246,10 @@ def select_run(rows:list, # one dict per run with at least 'val_acc'
     vals = [r['val_acc'] for r in rows]                 # the only key the rule reads
     return int(max(range(len(vals)), key=lambda i: (vals[i], -i)))
 
+def _seed_list(seeds) -> list:
+    "Seeds as a list of distinct Python values: one seed, a tuple, a range, or a NumPy array (`np.arange(3)`)."
+    return list(dict.fromkeys(np.asarray(seeds).ravel().tolist() if hasattr(seeds, '__array__') else tuplify(seeds)))
+
 def search_many(cfg:SearchConfig, # the configuration shared by every run
                 seeds=(0,), # seeds of initialisation and batches
                 lt_seeds=(0,), # long-tailed subset draws (`lt_indices` seeds)
@@ -1244,7 +1261,7 @@ def search_many(cfg:SearchConfig, # the configuration shared by every run
     "Search every (subset draw, seed) pair; report each run and mean +- std; keep one architecture by `rule`."
     if isinstance(cfg, dict): cfg = SearchConfig.from_dict(cfg)
     if rule != 'best_val': raise LTDartsError(f"unknown run-selection rule {rule!r}: use 'best_val'")   # before the searches
-    seeds, lt_seeds = list(dict.fromkeys(tuplify(seeds))), list(dict.fromkeys(tuplify(lt_seeds)))   # a repeated seed is one run
+    seeds, lt_seeds = _seed_list(seeds), _seed_list(lt_seeds)      # a repeated seed is one run
     out, rows = Path(out), []
     for lt in lt_seeds:
         for sd in seeds:

@@ -268,6 +268,7 @@ class BBNMode(TrainMode):
     @classmethod
     def check_config(cls, cfg):
         super().check_config(cfg); check_bilateral(cfg.layers, cfg.bbn_branch_cells, cfg.auxiliary)
+        if cfg.sampler: raise LTDartsError(f"mode 'bbn' always samples 'instance' + 'reversed' batches: leave sampler empty (got {cfg.sampler!r})")
     def samplers(self) -> tuple:
         if self.cfg.sampler: raise LTDartsError(f"mode 'bbn' always samples 'instance' + 'reversed' batches: leave sampler empty (got {self.cfg.sampler!r})")
         return self.default_samplers
@@ -350,6 +351,7 @@ def _check_config(cfg:TrainConfig):
     _check_shared(cfg)                               # types, data, seeds, grad_clip, bbn_infer_a, rw_beta: as the search's
     import_plugins(cfg.plugins)                      # what they register is checked below
     method_options(get_train_mode(cfg.mode).opts, cfg.method_opts, f'training mode {cfg.mode!r}')
+    if cfg.sampler: sampler_kind(cfg.sampler)         # a known sampler ('' = the mode's), before the mode's own check of it
     get_train_mode(cfg.mode).check_config(cfg)       # the network it builds (shape, branch cells)
     if cfg.epochs < 1: raise LTDartsError(f'epochs must be >= 1 (got {cfg.epochs})')
     if cfg.batch_size < 1: raise LTDartsError(f'batch_size must be >= 1 (got {cfg.batch_size})')
