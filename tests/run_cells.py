@@ -13,7 +13,7 @@ and `HTML` print their text. A cell that stops because an optional package the p
 (ipywidgets, for the explorers) is reported and the run goes on. Exit status 1 at the first failing cell, with its
 traceback."""
 from __future__ import annotations
-import argparse, configparser, importlib.util, json, linecache, os, re, sys, time, traceback, types
+import argparse, configparser, importlib.util, json, linecache, os, re, subprocess, sys, time, traceback, types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,10 +75,10 @@ def _missing_optional(e:Exception) -> str|None:
 def run_notebook(path:str|Path, flags=(), verbose:bool=True) -> int:
     "Run the cells of `path` that `nbdev_test --flags FLAGS` runs; returns the number of cells run."
     path = Path(path).resolve()
-    cells = [c for c in json.loads(path.read_text())['cells'] if c['cell_type'] == 'code']
+    cells = [c for c in json.loads(path.read_text(encoding='utf-8'))['cells'] if c['cell_type'] == 'code']
     flags, all_flags = set(flags), tst_flags()
     _stub_nbdev(); _stub_ipython()
-    os.environ['IN_TEST'] = '1'
+    in_test, os.environ['IN_TEST'] = os.environ.get('IN_TEST'), '1'
     cwd, ns, n = os.getcwd(), {'__name__': '__main__'}, 0
     os.chdir(path.parent)
     try:
@@ -100,7 +100,10 @@ def run_notebook(path:str|Path, flags=(), verbose:bool=True) -> int:
                 continue
             n += 1
             if verbose: print(f'  cell {i}: ok ({time.time() - t:.1f} s)', flush=True)
-    finally: os.chdir(cwd)
+    finally:
+        os.chdir(cwd)
+        if in_test is None: os.environ.pop('IN_TEST', None)      # the caller's environment as it was (a pytest session)
+        else: os.environ['IN_TEST'] = in_test
     return n
 
 def main(argv=None):
@@ -109,6 +112,10 @@ def main(argv=None):
     ap.add_argument('--flags', default='', help="flags to run as well, space- or comma-separated (e.g. 'gpu')")
     args = ap.parse_args(argv)
     flags = set(re.split(r'[\s,]+', args.flags.strip())) - {''}
+    if len(args.notebooks) > 1:       # each in a process of its own, as nbdev_test runs them: a chapter's registrations stay there
+        for nb in args.notebooks:
+            if subprocess.run([sys.executable, __file__, nb, '--flags', ','.join(sorted(flags))]).returncode: return 1
+        return 0
     for nb in args.notebooks:
         print(f'{nb} (flags: {" ".join(sorted(flags)) or "none"})', flush=True)
         try: run_notebook(nb, flags)

@@ -63,10 +63,15 @@ def test_determinism(tmp_path):
 
 
 def test_step_equivalence(tmp_path):
-    run('step_equivalence.py', '--device', 'cpu', '--C', '4', '--layers', '3', '--size', '8', '--steps', '1,2', '--json', str(tmp_path/'e.json'))
+    run('step_equivalence.py', '--device', 'cpu', '--C', '4', '--layers', '3', '--size', '8', '--steps', '1,2', '--search_steps', '2',
+        '--json', str(tmp_path/'e.json'))
     d = json.loads((tmp_path/'e.json').read_text())
-    assert sorted(d) == sorted(f'n{n} eager vs {k}' for n in (1, 2) for k in ('eager', 'batched eager')), sorted(d)   # no graph rows on a CPU
+    assert sorted(d) == sorted([f'n{n} eager vs {k}' for n in (1, 2) for k in ('eager', 'batched eager')]
+                               + ['search bbn_alr eager vs eager']), sorted(d)   # no graph rows on a CPU
     assert all(d[f'n{n} eager vs eager'][g]['max_abs'] == 0 for n in (1, 2) for g in ('arch', 'params', 'buffers'))
+    s = d['search bbn_alr eager vs eager']                    # the real BBN search, twice: the floor the graph is held to
+    assert s['arch']['n'] == 2 and s['params_and_buffers']['n'] > 100, s
+    assert s['arch']['max_abs'] == s['params_and_buffers']['max_abs'] == s['losses']['max_abs'] == 0, s
     assert d['n1 eager vs batched eager']['params']['max_abs'] < 1e-3
 
 def test_gpu_checks_script(tmp_path):

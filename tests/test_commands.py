@@ -10,12 +10,12 @@ BLOCK = re.compile(r"```(?:sh|bash)?\n(.*?)```", re.S)
 
 
 def doc_texts() -> dict:
-    out = {'README.md': (ROOT/'README.md').read_text()}
+    out = {'README.md': (ROOT/'README.md').read_text(encoding='utf-8')}
     for nb in sorted((ROOT/'nbs').glob('*.ipynb')):
-        cells = json.loads(nb.read_text())['cells']
+        cells = json.loads(nb.read_text(encoding='utf-8'))['cells']
         out[f'nbs/{nb.name}'] = '\n\n'.join(''.join(c['source']) for c in cells if c['cell_type'] == 'markdown')
     for p in sorted([*ROOT.glob('benchmarks/*.md'), *ROOT.glob('results/**/README.md')]):
-        out[str(p.relative_to(ROOT))] = p.read_text()
+        out[str(p.relative_to(ROOT))] = p.read_text(encoding='utf-8')
     return out
 
 
@@ -62,8 +62,8 @@ def test_stored_cpu_taste_was_made_by_the_commands_shown():
     for where, name, args in shown:
         parsed = vars(command_parser(getattr(cli, name).__wrapped__, prog=name).parse_args(args))
         run = ROOT/'results'/'cpu_taste'/Path(parsed['out']).name
-        timed = re.search(r'Command being timed: "(.*)"', (run.parent/f'{run.name}.log').read_text()).group(1)
+        timed = re.search(r'Command being timed: "(.*)"', (run.parent/f'{run.name}.log').read_text(encoding='utf-8')).group(1)
         assert shlex.split(timed) == [name, *args], f'{where}: {name} differs from the command in {run.name}.log'
-        cfg = json.loads((run/'config.json').read_text())
+        cfg = json.loads((run/'config.json').read_text(encoding='utf-8'))
         given = [t[2:] for t in args if t.startswith('--') and t[2:] in cfg and t[2:] != 'genotype']
         assert len(given) >= 8 and {k: parsed[k] for k in given} == {k: cfg[k] for k in given}, f'{where}: {run}/config.json'

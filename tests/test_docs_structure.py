@@ -12,7 +12,7 @@ _LINK = re.compile(r"\]\(\s*<?([^)\s>#?]+?)\.(?:ipynb|html)(?:[#?][^)\s>]*)?>?(?
 
 def _sidebar_files():
     "Every file named anywhere in nbs/sidebar.yml (strings, or `href:`/`file:` values, at any depth)."
-    text = (NBS/"sidebar.yml").read_text()
+    text = (NBS/"sidebar.yml").read_text(encoding='utf-8')
     try: import yaml
     except ImportError: return re.findall(r"[\w./-]+\.(?:ipynb|qmd|md)\b", text)
     found = []
@@ -26,7 +26,7 @@ def _sidebar_files():
 
 def _index_links():
     "Stems of the relative .ipynb/.html links in the markdown cells of nbs/index.ipynb."
-    nb = json.loads((NBS/"index.ipynb").read_text())
+    nb = json.loads((NBS/"index.ipynb").read_text(encoding='utf-8'))
     md = "\n".join("".join(c["source"]) if isinstance(c["source"], list) else c["source"]
                    for c in nb["cells"] if c["cell_type"] == "markdown")
     return {Path(m).stem for m in _LINK.findall(md) if "://" not in m and not m.startswith("//")}
@@ -68,7 +68,7 @@ def _chapter_imports():
     import ast, sys
     found = {}
     for nb in sorted(NBS.glob("*.ipynb")):
-        for c in json.loads(nb.read_text())["cells"]:
+        for c in json.loads(nb.read_text(encoding='utf-8'))["cells"]:
             src = "".join(c["source"])
             if c["cell_type"] != "code" or re.search(r"^\s*#\|\s*export", src, re.M): continue
             src = "\n".join(re.match(r"\s*", l).group(0) + "pass" if l.lstrip().startswith(("%", "!")) else l
@@ -89,7 +89,7 @@ def test_chapters_install_what_they_import_on_colab():
     from importlib.metadata import packages_distributions, requires, PackageNotFoundError
     from packaging.requirements import Requirement
     for ch in CHAPTERS:
-        first = next(c for c in json.loads((NBS/f"{ch}.ipynb").read_text())["cells"] if c["cell_type"] == "code")
+        first = next(c for c in json.loads((NBS/f"{ch}.ipynb").read_text(encoding='utf-8'))["cells"] if c["cell_type"] == "code")
         assert all(s in "".join(first["source"]) for s in _COLAB_CELL), f"{ch}.ipynb: the first code cell is not the Colab install cell"
     try: reqs = [Requirement(r) for r in requires("lt_darts_nb") or []]
     except PackageNotFoundError: pytest.skip("lt_darts_nb is not installed")
@@ -109,7 +109,7 @@ def test_export_cell_is_quiet_outside_a_checkout(tmp_path, monkeypatch):
     pytest.importorskip("nbdev")
     monkeypatch.chdir(tmp_path)
     for ch in CHAPTERS:
-        code = [c for c in json.loads((NBS/f"{ch}.ipynb").read_text())["cells"] if c["cell_type"] == "code"]
+        code = [c for c in json.loads((NBS/f"{ch}.ipynb").read_text(encoding='utf-8'))["cells"] if c["cell_type"] == "code"]
         src = "".join(code[-1]["source"])
         assert "nbdev_export()" in src, f"{ch}.ipynb: the last code cell is not the export cell"
         exec(compile(src, f"{ch}.ipynb:last", "exec"), {})
@@ -129,7 +129,7 @@ def test_cell_directives_are_known():
     known = _NBDEV_DIRECTIVES | set(cp.get("DEFAULT", "tst_flags", fallback="").split())
     bad = []
     for nb in sorted(NBS.glob("*.ipynb")):
-        for c in json.loads(nb.read_text())["cells"]:
+        for c in json.loads(nb.read_text(encoding='utf-8'))["cells"]:
             if c["cell_type"] != "code": continue
             for line in "".join(c["source"]).splitlines():
                 m = re.match(r"\s*#\|\s*([^\s:]+)(:?)", line)

@@ -25,7 +25,7 @@ def _requirements():
     cp = configparser.ConfigParser(delimiters=['=']); cp.read(ROOT/'settings.ini')
     run = {_norm(Requirement(r).name) for r in cp['DEFAULT']['requirements'].split()}
     extra = {_norm(Requirement(r).name) for r in cp['DEFAULT']['dev_requirements'].split()}    # the notebooks extra draws on these
-    tree = ast.parse((ROOT/'setup.py').read_text())
+    tree = ast.parse((ROOT/'setup.py').read_text(encoding='utf-8'))
     for node in ast.walk(tree):                                  # the literal requirements of `extras = {...}` ('torchvision>=0.19')
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == 'extras' for t in node.targets):
             for c in (c for v in getattr(node.value, 'values', []) for c in ast.walk(v)):     # the values, not the extras' names
@@ -37,7 +37,7 @@ def _requirements():
 
 def _imports(path: Path):
     "(top-level module name, inside a function?) of every absolute import in a module."
-    tree, out = ast.parse(path.read_text()), []
+    tree, out = ast.parse(path.read_text(encoding='utf-8')), []
     def walk(node, in_fn):
         for ch in ast.iter_child_nodes(node):
             fn = in_fn or isinstance(ch, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda))
@@ -75,21 +75,24 @@ def _global_reads(table):
 def test_functions_read_only_names_their_module_defines(path):
     mod = importlib.import_module(f'lt_darts_nb.{path.stem}' if path.stem != '__init__' else 'lt_darts_nb')
     known = set(vars(mod)) | set(dir(builtins))
-    missing = sorted({f'{fn}: {n}' for fn, n in _global_reads(symtable.symtable(path.read_text(), str(path), 'exec')) if n not in known})
+    missing = sorted({f'{fn}: {n}' for fn, n in _global_reads(symtable.symtable(path.read_text(encoding='utf-8'), str(path), 'exec')) if n not in known})
     assert not missing, (f'{path.name} reads names it does not define (a helper defined in the chapter but not exported? '
                          f'mark its cell #| export): {missing}')
 
 
 def test_the_modules_are_what_the_notebooks_export(tmp_path):
     "`nbdev_export` in a copy of the repository writes exactly the committed modules."
-    if shutil.which('nbdev_export') is None: pytest.skip('nbdev is not installed')
+    # this interpreter's own nbdev (a venv run without activating it), not another one earlier on PATH
+    exe = Path(sys.executable).parent/'nbdev_export'
+    exe = str(exe) if exe.is_file() else shutil.which('nbdev_export')
+    if exe is None: pytest.skip('nbdev is not installed (no nbdev_export beside this Python or on PATH)')
     for f in ('settings.ini', 'pyproject.toml', 'setup.py'): shutil.copy(ROOT/f, tmp_path/f)
     shutil.copytree(ROOT/'nbs', tmp_path/'nbs', ignore=shutil.ignore_patterns('.ipynb_checkpoints', '_proc', '.quarto'))
     shutil.copytree(PKG, tmp_path/'lt_darts_nb', ignore=shutil.ignore_patterns('__pycache__'))
-    r = subprocess.run(['nbdev_export'], cwd=tmp_path, capture_output=True, text=True)
+    r = subprocess.run([exe], cwd=tmp_path, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
-    new = {p.name: p.read_text() for p in (tmp_path/'lt_darts_nb').glob('*.py')}
-    old = {p.name: p.read_text() for p in PKG.glob('*.py')}
+    new = {p.name: p.read_text(encoding='utf-8') for p in (tmp_path/'lt_darts_nb').glob('*.py')}
+    old = {p.name: p.read_text(encoding='utf-8') for p in PKG.glob('*.py')}
     differ = sorted(n for n in new.keys() | old.keys() if new.get(n) != old.get(n))
     assert not differ, (f'lt_darts_nb/ differs from what nbs/ exports in {differ}: make the change in the notebook '
                         '(never in lt_darts_nb/*.py), then run nbdev_export')
@@ -101,4 +104,4 @@ def test_module_compiles_without_warnings(path):
     import warnings
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        compile(path.read_text(), str(path), "exec")
+        compile(path.read_text(encoding='utf-8'), str(path), "exec")

@@ -8,7 +8,7 @@ FENCE = re.compile(r"```sh\n(.*?)```", re.S)
 
 
 def index_markdown() -> str:
-    nb = json.loads((ROOT/'nbs'/'index.ipynb').read_text())
+    nb = json.loads((ROOT/'nbs'/'index.ipynb').read_text(encoding='utf-8'))
     return '\n\n'.join(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'markdown')
 
 
@@ -17,12 +17,12 @@ def sh_blocks(text: str) -> list:
 
 
 def ci_commands() -> dict:
-    src = (ROOT/'.ci'/'run').read_text()
+    src = (ROOT/'.ci'/'run').read_text(encoding='utf-8')
     return dict(re.findall(r"^(SETUP_CMD|MAIN_CMD|TEST_CMD)='(.*)'$", src, re.M))
 
 
 def test_readme_commands_match_index():
-    readme, index = sh_blocks((ROOT/'README.md').read_text()), sh_blocks(index_markdown())
+    readme, index = sh_blocks((ROOT/'README.md').read_text(encoding='utf-8')), sh_blocks(index_markdown())
     assert readme, 'README.md has no ```sh blocks'
     assert readme == index, 'README.md and nbs/index.ipynb show different commands: regenerate README.md from the index'
 
@@ -31,21 +31,21 @@ DOCS_LINK = re.compile(r"\]\(https://[^)\s]*?/(\d\d[a-z]?_\w+)\.html")   # a cha
 
 
 def test_readme_markdown_matches_index():
-    readme = DOCS_LINK.sub(r"](\1.ipynb", (ROOT/'README.md').read_text())   # the README points chapter links at the docs site
+    readme = DOCS_LINK.sub(r"](\1.ipynb", (ROOT/'README.md').read_text(encoding='utf-8'))   # the README points chapter links at the docs site
     for para in index_markdown().split('\n\n'):
         assert para.strip() in readme, f'README.md lacks this paragraph of nbs/index.ipynb: {para[:80]!r}'
 
 
 def test_readme_chapter_links_work_on_github():
     "GitHub shows README.md at the repository root, where `NN_name.ipynb` does not exist (the chapters are in nbs/)."
-    readme = (ROOT/'README.md').read_text()
+    readme = (ROOT/'README.md').read_text(encoding='utf-8')
     relative = re.findall(r"\]\((\d\d[a-z]?_\w+\.ipynb)", readme)
     assert not relative, f"README.md links chapters relatively ({', '.join(relative)}): point them at the docs site"
     assert DOCS_LINK.search(readme), 'README.md links no chapter on the docs site'
 
 
 def test_ci_runs_the_readme_commands():
-    cmds, blocks = ci_commands(), sh_blocks((ROOT/'README.md').read_text())
+    cmds, blocks = ci_commands(), sh_blocks((ROOT/'README.md').read_text(encoding='utf-8'))
     assert set(cmds) == {'SETUP_CMD', 'MAIN_CMD', 'TEST_CMD'}
     assert f"{cmds['SETUP_CMD']} && {cmds['MAIN_CMD']}" in blocks, 'the README set-up + main-job command differs from .ci/run'
     assert cmds['TEST_CMD'] in blocks, 'the README test command differs from .ci/run'
@@ -58,8 +58,8 @@ def test_test_command_runs_notebooks_and_pytest():
 
 def test_readme_code_and_output_match_index():
     "Each shown code cell of the index is a ```python block of the README, and its printed output follows it there."
-    nb = json.loads((ROOT/'nbs'/'index.ipynb').read_text())
-    readme = (ROOT/'README.md').read_text()
+    nb = json.loads((ROOT/'nbs'/'index.ipynb').read_text(encoding='utf-8'))
+    readme = (ROOT/'README.md').read_text(encoding='utf-8')
     blocks = [b.strip() for b in re.findall(r"```python\n(.*?)```", readme, re.S)]
     for c in nb['cells']:
         src = ''.join(c['source']).strip()

@@ -61,7 +61,7 @@ def test_without_ipython(tmp_path, monkeypatch, capsys):
     for m in ('IPython', 'IPython.display'): monkeypatch.setitem(sys.modules, m, None)
     nb = _nb(tmp_path/'i.ipynb', ['from IPython.display import Markdown, display\nfrom IPython import get_ipython',
                                   'display(Markdown("**a table**"))\nassert get_ipython() is None',
-                                  'import matplotlib; matplotlib.use("Agg")\nimport matplotlib.pyplot as plt\nplt.ion(); plt.plot([1, 2]); plt.close("all")'])
+                                  'import matplotlib; matplotlib.use("Agg")\nimport matplotlib.pyplot as plt\nplt.ion(); plt.plot([1, 2]); plt.close("all"); plt.ioff()'])
     assert rc.run_notebook(nb, verbose=False) == 3
     assert '**a table**' in capsys.readouterr().out
 
