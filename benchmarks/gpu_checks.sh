@@ -5,9 +5,9 @@
 #     bash benchmarks/gpu_checks.sh OUT_DIR [--compile]
 #
 # Every step writes OUT_DIR/<step>.log (env.log: versions, GPU, the code's commit); the benchmarks also write OUT_DIR/step_equivalence_$GPU_TAG.json,
-# OUT_DIR/search_step_$GPU_TAG.json, OUT_DIR/train_step_$GPU_TAG.json and OUT_DIR/supernet_$GPU_TAG.json (GPU_TAG:
-# default h200). Copy what you keep
-# into results/gpu_checks/, results/bench/ and results/profile/. A failing step is reported and the next one runs; the exit status is that of the first failure.
+# OUT_DIR/search_step_$GPU_TAG.json, OUT_DIR/train_step_$GPU_TAG.json, OUT_DIR/supernet_$GPU_TAG.json and
+# OUT_DIR/determinism_{default,deterministic}_$GPU_TAG.json (GPU_TAG: default h200). Copy what you keep
+# into results/gpu_checks/, results/bench/, results/profile/ and results/determinism/. A failing step is reported and the next one runs; the exit status is that of the first failure.
 # Needs a CUDA device, torch and fastcore, not nbdev (the notebooks' gpu cells run through tests/run_cells.py);
 # PYTHON names the interpreter (default python3).
 # --compile is passed to the two step benchmarks (adds torch.compile: minutes of compiling).
@@ -49,5 +49,8 @@ step bench_supernet "$py" benchmarks/bench_supernet.py --device cuda --steps 10 
 step profile_fp32 "$py" benchmarks/profile_search_step.py --device cuda --steps 5 --rows 14
 step profile_fp32_cl "$py" benchmarks/profile_search_step.py --device cuda --steps 5 --rows 14 --channels_last
 step profile_fp32_cl_batched "$py" benchmarks/profile_search_step.py --device cuda --steps 5 --rows 14 --channels_last --batch_edges
+# the same search twice with one seed, in today's default step path (the stored results/determinism/ predates it)
+step determinism_default "$py" benchmarks/determinism.py --device cuda --epochs 2 --max_steps 10 --json "$out/determinism_default_$tag.json"
+step determinism_det "$py" benchmarks/determinism.py --device cuda --epochs 2 --max_steps 10 --deterministic --json "$out/determinism_deterministic_$tag.json"
 echo "summary: ${summary[*]}"
 exit $first
