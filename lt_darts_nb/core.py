@@ -307,6 +307,7 @@ _FIELD_TYPES = {  # a declared type: (the test of a value, what to say)
 class Config:
     "Mixin for the dataclass configs: `to_dict`, `from_dict` (unknown keys are an error), `diff`, and the `EXEC_FIELDS` a resumed run may change."
     EXEC_FIELDS = () # names of the fields that set how a run executes, not what it computes
+    CANON = {} # `{field: function}`: the canonical form of a value, so that two spellings of one setting compare equal
     def exec_fields(self) -> tuple:
         "The `EXEC_FIELDS` a resume of a run with this config may change (a config may keep some fixed, given its other settings)."
         return tuple(self.EXEC_FIELDS)
@@ -318,11 +319,18 @@ class Config:
         "Build a config from a dict; unknown keys are an error."
         check_known(sorted(d), {f.name for f in dataclasses.fields(cls)}, f'{cls.__name__} field')
         return cls(**d)
+    def canonical(self, name:str, value):
+        "`value` of field `name` in its canonical form (`CANON`); as written where the field has none or its parser refuses it."
+        f = self.CANON.get(name)
+        if f is None or value is None: return value
+        try: return f(value)
+        except (LTDartsError, ValueError, TypeError): return value
     def diff(self, other) -> dict:
-        "Fields whose values differ: `{name: (self, other)}`."
+        "Fields whose values differ, two spellings of one setting (`CANON`) not counted: `{name: (self, other)}`."
         a, b = self.to_dict(), other.to_dict()
         keys = list(a) + [k for k in b if k not in a]          # field order, not a set's (stable messages and commands)
-        return {k: (a.get(k), b.get(k)) for k in keys if a.get(k) != b.get(k)}
+        return {k: (a.get(k), b.get(k)) for k in keys
+                if a.get(k) != b.get(k) and self.canonical(k, a.get(k)) != self.canonical(k, b.get(k))}
     def check_types(self):
         """A one-line error for a field whose value is not of its declared type (`int`, `float`, `str`, `bool`, `str|None`)
         or is NaN; a NumPy scalar (`np.int64(1)` from `np.arange`) becomes the Python value it holds, as `config.json` keeps it."""

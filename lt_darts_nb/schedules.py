@@ -260,6 +260,8 @@ def _ast_value(node, spec):
             if isinstance(l, (int, float)) and not isinstance(r, (int, float)): l, r = r, l   # number * sched -> scaled
             return l*r
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and all(k.arg for k in node.keywords):
+        if len(names := [k.arg for k in node.keywords]) != len(set(names)):    # Python's parser lets it pass; the last would win
+            raise LTDartsError(f"cannot parse schedule {spec!r}: {node.func.id}() is given {', '.join(sorted({n for n in names if names.count(n) > 1}))} twice")
         def arg(a): return a.id if isinstance(a, ast.Name) else _ast_value(a, spec)   # a bare name is a name: parabolic_decay
         return make_schedule(node.func.id, *map(arg, node.args), **{k.arg: arg(k.value) for k in node.keywords})
     raise LTDartsError(f"cannot parse schedule {spec!r}: write e.g. 'cosine(0.025, 0.001)' or 'adaptor_scaled(3e-4, power=2)'")
@@ -271,8 +273,10 @@ def parse_schedule(spec:str, # e.g. 'cosine(0.025, 0.001)', '3e-4', '0.5 * warmu
     if name and '-' in name[1] and name[1].replace('-', '_') in SCHEDULES:
         raise LTDartsError(f"unknown schedule kind {name[1]!r} (did you mean {name[1].replace('-', '_')!r}?): use one of {', '.join(SCHEDULES)}")
     try: tree = ast.parse(spec.strip(), mode='eval')
-    except (SyntaxError, AttributeError, ValueError): raise LTDartsError(f"cannot parse schedule {spec!r}: write e.g. 'cosine(0.025, 0.001)'") from None
-    return as_schedule(_ast_value(tree.body, spec))
+    except (SyntaxError, AttributeError, ValueError, RecursionError, MemoryError):      # the last two: a spec thousands of terms long
+        raise LTDartsError(f"cannot parse schedule {str(spec)[:80]!r}: write e.g. 'cosine(0.025, 0.001)'") from None
+    try: return as_schedule(_ast_value(tree.body, spec))
+    except RecursionError: raise LTDartsError(f"cannot parse schedule {str(spec)[:80]!r}: it nests too deeply") from None
 
 def is_full_spec(option:str, # a schedule option of a config: the name of a kind, or a spec
                 ) -> bool:

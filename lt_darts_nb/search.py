@@ -18,7 +18,7 @@ from fastcore.basics import tuplify
 from .core import (Config, LTDartsError, get_device, available_device, peak_memory_gib, seed_everything, kept_global_state, field_defaults, save_checkpoint, load_checkpoint, load_optimizer_state,
                               save_json, atomic_write, remove_stale_tmp, env_info, in_test, folder_lock)
 from .data import (make_lt, synthetic_lt, lt_counts, search_split, class_weights,
-                              DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES, GROUP_COLORS)
+                              DeviceLoader, dataset_name, FOLDER_PREFIX, sampler_kind, GROUP_MODES, GROUP_COLORS, PROFILES)
 from .genotypes import PRIMITIVES, op_color, genotype_to_dict, genotype_from_dict, save_genotype
 from .search_space import SearchNetwork, _check_primitives, check_supernet_shape, cpu_channels_last_safe
 from .architect import Architect
@@ -36,11 +36,17 @@ __all__ = ['METHODS', 'SELECTION_KEYS', 'RECORD_KEYS', 'RECORD_FORMAT', 'FORMAT_
            'search_many']
 
 # %% ../nbs/08_search.ipynb #d9bfd376
+def _canon_sampler(s:str) -> str: return sampler_kind(s) if s else s     # '' = the method's
+def _canon_schedule(s:str) -> str: return str(parse_schedule(s)) if is_full_spec(s) else s.strip()   # 3e-4 as 0.0003
+_CANON = dict(dataset=dataset_name, weight_sampler=_canon_sampler, arch_sampler=_canon_sampler, w_schedule=_canon_schedule,
+              arch_schedule=_canon_schedule, arch_schedule_reduce=_canon_schedule)
+
 @dataclass
 class SearchConfig(Config):
     "Every setting of one search (JSON-serialisable). Defaults are the DARTS search defaults."
     # how the search executes, not what it computes: a resumed run may change these (see "Run folders" below)
-    EXEC_FIELDS = ('batch_edges', 'step_mode', 'fused', 'eval_every', 'eval_batch_size', 'device')
+    EXEC_FIELDS = ('batch_edges', 'step_mode', 'fused', 'eval_every', 'eval_batch_size', 'device', 'data_root')
+    CANON = _CANON # two spellings of one setting ('CIFAR-10' and 'cifar10', 'balanced' and 'class') are one setting
     # data
     dataset:str='cifar10' # 'cifar10', 'cifar100', 'synthetic' (made by the package, no download) or 'folder:PATH' (your images)
     imb_ratio:float=100.0 # imbalance ratio n_max / n_min of the training set
@@ -124,9 +130,11 @@ def method_options(declared:dict, # the names and defaults a method or training 
                    what:str='the method', # who declares them (for the error)
                   ) -> dict:
     "The declared settings with the given values, each converted to its default's type; one-line errors for unknown names and bad values."
-    out = dict(declared)
+    out, given = dict(declared), set()
     for part in filter(None, (p.strip() for p in (text or '').split(','))):
         k, sep, v = (s.strip() for s in part.partition('='))
+        if k in given: raise LTDartsError(f'method_opts: {k!r} is given twice ({text!r}): give it once')    # else the last would win
+        given.add(k)
         if not sep or not k:
             mode = ("; the training mode itself is mode (--mode): lt_darts_train's --method abbreviates --method_opts"
                     if what.startswith('training mode') else '')
@@ -829,6 +837,9 @@ def _check_shared(cfg):
     for k in ('synthetic_n_max', 'synthetic_size', 'synthetic_n_test', 'image_size'):      # else a shape error inside the first step
         if getattr(cfg, k) < 1: raise LTDartsError(f'{k} must be >= 1 (got {getattr(cfg, k)})')
     if cfg.synthetic_n_classes < 2: raise LTDartsError(f'synthetic_n_classes must be >= 2 (got {cfg.synthetic_n_classes}): a long tail needs classes')
+    if cfg.profile not in PROFILES: raise LTDartsError(f"unknown profile {cfg.profile!r}: use {' or '.join(map(repr, PROFILES))}")
+    if cfg.data_root is not None and not cfg.data_root.strip():     # an unset shell variable: not the current folder
+        raise LTDartsError("data_root is empty: give the data's folder, or leave it out (None) to read LT_DARTS_DATA")
     if not (0 < cfg.folder_test < 1 or (cfg.folder_test >= 1 and float(cfg.folder_test).is_integer())):
         raise LTDartsError(f'folder_test must be a share in (0, 1) of the smallest class or a whole number of images per class, got {cfg.folder_test}')
 

@@ -48,12 +48,14 @@ def parse_list(s, # a comma-separated string ('100,50,10'), a number, or a list
 _TRUE, _FALSE = ('true', '1', 'yes', 'on'), ('false', '0', 'no', 'off')
 
 def _literal(v:str):
-    "A string as a bool, int or float when it reads as one, else the string."
+    "A string as a bool, int or float when it is how that value is written, else the string ('0450', an account, stays a string)."
     s = v.strip()
     if s.lower() in ('true', 'false'): return s.lower() == 'true'
+    if re.fullmatch(r'[+-]?0\d.*', s): return v      # '0450' (an account, a partition) is a name, not 450
     for t in (int, float):
-        try: return t(s)
-        except ValueError: pass
+        try: x = t(s)
+        except ValueError: continue
+        return x if t is int or math.isfinite(x) else v      # 'nan' and 'inf' are names too
     return v
 
 def _convert(v, default, name:str, what:str):
@@ -112,7 +114,9 @@ def parse_options(opts, # None, a dict, 'key=value key=value', a JSON object str
             for tok in toks:
                 if '=' not in tok: raise LTDartsError(f'cannot read {what} option {tok!r}: write key=value, e.g. epochs=50')
                 k, v = tok.split('=', 1)
-                d[k.strip().lstrip('-')] = v
+                if (k := k.strip().lstrip('-')) in d:    # the last would win without a word
+                    raise LTDartsError(f'{what} option {k!r} is given twice ({d[k]!r} and {v!r}): give it once')
+                d[k] = v
     out = {}
     for k, v in d.items():
         if reserved and k in reserved: raise LTDartsError(f'{what} option {k!r} {reserved[k]}')
@@ -189,7 +193,10 @@ def resolve_devices(device:str, # 'cpu', 'cuda' (every visible GPU), 'cuda:0,cud
             n = torch.cuda.device_count()
             out += [f'cuda:{i}' for i in range(n)] if n > 1 else ['cuda']
         else: out.append(d)
-    return list(dict.fromkeys(out))
+    seen, uniq = set(), []
+    for d in out:              # 'cuda' is the first GPU: 'cuda,cuda:0' names one GPU twice (two cells' memory counted on one)
+        if (k := 'cuda:0' if d == 'cuda' else d) not in seen: seen.add(k); uniq.append(d)
+    return uniq
 
 def resolve_jobs(jobs, # a number, or 'auto'
                  devices:list, # from `resolve_devices`
@@ -480,15 +487,22 @@ def _same(a, b) -> bool:
         return float(a) == float(b)
     return a == b
 
+def _opts_arg(opts:dict) -> str:
+    "`opts` as one shell word that `parse_options` reads back: `\"k=v k=v\"`, or a JSON object where a value needs quoting."
+    toks = [f'{k}={_fmt(v)}' for k, v in opts.items()]
+    return f'"{" ".join(toks)}"' if all(shlex.quote(t) == t for t in toks) else shlex.quote(json.dumps(opts))
+
 def config_diff(saved:dict, # the config.json of a run folder
                 planned:dict, # the options the sweep would pass
                 defaults:dict|None=None, # the config's field defaults (compare every field), or None (only the planned keys)
                 ignore:tuple=('device',), # fields that may differ (a resumed run may change device)
+                canon=None, # `Config.canonical` of the config: two spellings of one setting are the same (None: as written)
                ) -> dict:
     """`{field: (saved, planned)}` of the fields where a run folder's saved config differs from the planned one. Plugin
     modules are no setting of what a run computes: the planned ones may add modules to the saved ones, in any order."""
     full = {**(defaults or {}), **planned}
     return {k: (saved[k], v) for k, v in full.items() if k in saved and k not in ignore and not _same(saved[k], v)
+            and not (canon is not None and _same(canon(k, saved[k]), canon(k, v)))
             and not (k == 'plugins' and isinstance(saved[k], str) and isinstance(v, str) and _more_plugins(saved[k], v))}
 
 def _progress(run:Path) -> str:
@@ -563,7 +577,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         try: _check_search(sc)                           # every cell's settings, before any process starts
         except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/search: {e}') from None
         saved = None if share or not _run_started(d/'search') else _read_json(d/'search'/'config.json')   # a config alone is replaced
-        if saved is not None and (diff := config_diff(saved, sopts, sdef, sc.exec_fields())):
+        if saved is not None and (diff := config_diff(saved, sopts, sdef, sc.exec_fields(), sc.canonical)):
             stale[d/'search'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
         if _train_started(d/'train'):     # an evaluation is of one search: it goes stale with it (checked after the loop)
             trains.append((d/'train', share[1] if share else d/'search'))
@@ -576,7 +590,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
             topts = {**{k: getattr(tc, k) for k in ('mode', *SHARED_FIELDS, 'seed')}, **tro}
             tsaved = _read_json(d/'train'/'config.json') if _run_started(d/'train') else None
             # against the whole config the evaluation will run: what from_search derives too (sampler, small images' recipe)
-            if tsaved is not None and (diff := config_diff(tsaved, tc.to_dict(), tdef, tc.exec_fields())):
+            if tsaved is not None and (diff := config_diff(tsaved, tc.to_dict(), tdef, tc.exec_fields(), tc.canonical)):
                 stale[d/'train'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
                 # what from_search derives for small images, not given: an older lt_darts_nb derived it otherwise
                 derived.update({k: a for k, (a, b) in diff.items() if k in _DERIVED and k not in tro})
@@ -595,7 +609,7 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         (d, what), paths = next(iter(stale.items())), sorted(map(str, stale))
         more = f' and {len(paths) - 6} more' if len(paths) > 6 else ''
         keep = (f'; {", ".join(sorted(derived))} of an evaluation is derived from the search (an older lt_darts_nb derived it '
-                f'otherwise): to go on with the saved value, launch with --train_opts "{" ".join(f"{k}={v}" for k, v in {**cfg.train_opts, **dict(sorted(derived.items()))}.items())}"'
+                f'otherwise): to go on with the saved value, launch with --train_opts {_opts_arg({**cfg.train_opts, **dict(sorted(derived.items()))})}'
                 if derived else '')
         raise LTDartsError(f'{len(stale)} run folder(s) hold runs with other settings or evaluations of another search, e.g. {d} ({what})'
                            f'{keep}{"; or " if keep else ": "}use another --root, or delete these folders to redo them: {", ".join(paths[:6])}{more}')

@@ -22,7 +22,7 @@ from .networks import NetworkCIFAR, as_genotype, count_params, check_network_sha
 from .schedules import get_adaptor, parse_schedule, is_full_spec, schedule_from_knobs
 from .bbn import bbn_mix, bbn_loss, bbn_accuracy, _fresh_copy, check_branch_cells
 from .step import TrainStep, resolve_step_mode
-from .search import (SearchConfig, SearchResult, get_method, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
+from .search import (SearchConfig, SearchResult, get_method, _canon_sampler, _canon_schedule, import_plugins, load_search_data, evaluate, load_history, _autocast, _check_amp, _check_amp_name, _prepare_run,
                                 _check_shared, _check_optimiser, _check_unread_knobs, _check_unread_data, _channels_last, check_finite, _drop_run_on_stop, _resume_data, dataset_name, _run_started, _load_model_state, _restoring, _load_loader_states, _saved_config, _check_cfg_type, _log_session, _resume_note, _write_history, _np_state, _set_np_state, _loaders, _zip_batches,
                                 _time_twin, _twin_batches, _cost_line, _COMPILING, is_eval_epoch, method_options)
 
@@ -48,7 +48,8 @@ def _image_side(cfg) -> int:
 class TrainConfig(Config):
     "Every setting of one training run from scratch (JSON-serialisable). Defaults: DARTS' evaluation recipe, 200 epochs, on CIFAR-10-LT."
     # how the run executes, not what it computes: a resumed run may change these (the search chapter's run folders)
-    EXEC_FIELDS = ('step_mode', 'fused', 'eval_every', 'eval_batch_size', 'device')
+    EXEC_FIELDS = ('step_mode', 'fused', 'eval_every', 'eval_batch_size', 'device', 'data_root')
+    CANON = dict(dataset=dataset_name, sampler=_canon_sampler, lr_schedule=_canon_schedule)   # as the search's CANON
     # data (the search's fields: `TrainConfig.from_search` copies them)
     dataset:str='cifar10' # 'cifar10', 'cifar100', 'synthetic' (made by the package, no download) or 'folder:PATH' (your images)
     imb_ratio:float=100.0 # imbalance ratio n_max / n_min of the training set
@@ -346,6 +347,13 @@ def _check_same_data(cfg:TrainConfig, run:Path):
                                 + '; '.join(f'{k}: search {a!r}, here {b!r}' for k, (a, b) in diff.items())
                                 + f"): build the config with TrainConfig.from_search({str(run)!r}, ...), or pass same_data=False")
 
+def _check_auxiliary(cfg, side:int):
+    "The auxiliary head's one-line refusal for images of side `side`: its 5x5/3 pooling must leave 2x2 for its 2x2 convolution."
+    if cfg.auxiliary and _aux_side(side) < 8:
+        raise LTDartsError(f'the auxiliary head needs feature maps of at least 8x8 at cell 2L/3, but {side}x{side} images give '
+                           f'{_aux_side(side)}x{_aux_side(side)}: use images of at least 29x29 (synthetic_size=29) or no auxiliary head '
+                           f'(auxiliary=False; on the command line --no-auxiliary)')
+
 def _check_config(cfg:TrainConfig):
     "Validate the settings that would otherwise fail only after the run folder is written."
     _check_shared(cfg)                               # types, data, seeds, grad_clip, bbn_infer_a, rw_beta: as the search's
@@ -368,6 +376,7 @@ def _check_config(cfg:TrainConfig):
     _check_amp_name(cfg.amp)
     resolve_step_mode(cfg.step_mode, 'cpu')    # validates step_mode
     lr_schedule(cfg)
+    _check_auxiliary(cfg, _image_side(cfg))          # from the config: a sweep's plan refuses it before the cell's search
     _check_unread_knobs(cfg, [cfg.lr_schedule], dict(lr='lr', lr_min='floor'))
     _check_unread_data(cfg)
 
@@ -423,10 +432,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)                  # the same long-tailed set as a search with these data fields
     side = data.x_train.shape[1]
-    if cfg.auxiliary and _aux_side(side) < 8:      # the head's 5x5/3 pooling must leave 2x2 for its 2x2 convolution
-        raise LTDartsError(f'the auxiliary head needs feature maps of at least 8x8 at cell 2L/3, but {side}x{side} images give '
-                           f'{_aux_side(side)}x{_aux_side(side)}: use images of at least 29x29 (synthetic_size=29) or no auxiliary head '
-                           f'(auxiliary=False; on the command line --no-auxiliary)')
+    _check_auxiliary(cfg, side)                   # the data's own side (the config's was checked before: _check_config)
     if cfg.cutout > side // 2:                    # DARTS' 16 is half of CIFAR's 32 pixels
         warnings.warn(f'cutout={cfg.cutout} masks a square more than half the side of these {side}x{side} images (DARTS uses 16 '
                       f'on 32x32): pass cutout={side // 2} (--cutout {side // 2}) to keep its proportion, or 0 for none')
