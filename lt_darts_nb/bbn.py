@@ -78,7 +78,7 @@ def check_branch_cells(branch_cells, # cells each branch owns
     except TypeError: bc = None
     if bc is None or isinstance(branch_cells, bool) or not 1 <= bc <= layers - 1:
         raise LTDartsError(f'branch_cells must be an integer in 1..layers-1 (layers={layers}), got {branch_cells!r}: '
-                           f'each branch owns the last branch_cells cells and at least one cell is shared')
+                           f'each branch owns the last branch_cells cells and at least one cell is shared (a run\'s bbn_branch_cells, --bbn_branch_cells)')
     return bc
 
 class BilateralSearchNetwork(nn.Module):

@@ -537,9 +537,9 @@ def make_lt(name:str='cifar10', # 'cifar10', 'cifar100', 'synthetic' or 'folder:
     present = info.get('present')
     if present is not None and not present[idx].all():
         raise LTDartsError(f"{info['path']} is a packed copy that lacks {int((~present[idx]).sum()):,} images of the ratio-{imb_ratio:g} "
-                           f"subset ({profile}, seed {seed}): pack one for it (lt_darts_pack --ratios {imb_ratio:g} --seeds {seed}"
-                           f"{'' if profile == 'exp' else ' --profiles ' + profile}) "
-                           f"or point LT_DARTS_DATA at the full copy")
+                           f"subset ({profile}, seed {seed}): pack one for it from the full copy (lt_darts_pack OUT --data_root FULL_COPY "
+                           f"--ratios {imb_ratio:g} --seeds {seed}{'' if profile == 'exp' else ' --profiles ' + profile}"
+                           f"{'' if key == 'cifar10' else ' --dataset ' + key}) and give OUT, or the full copy, as data_root (--data_root) or LT_DARTS_DATA")
     return LTDataset(key, x[idx], y[idx], xt, yt, lt_counts(len(y) // C, C, imb_ratio, profile), info['class_names'],
                      float(imb_ratio), profile, _CIFAR[key]['mean'], _CIFAR[key]['std'], info['source'], seed, idx)
 
@@ -561,8 +561,9 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
            ) -> Path:
     """Write `out/<name>/{train.zip, test.zip, labels.npz}`: the offline JPEG copy with the whole test set and only the
     training images of the long-tailed subsets asked for, copied byte for byte. Returns the new folder."""
-    key = dataset_name(name)
-    if key not in _CIFAR: raise LTDartsError(f"pack_lt packs 'cifar10' or 'cifar100', not {name!r}")
+    try: key = dataset_name(name)
+    except LTDartsError: key = None                  # its advice would name datasets pack_lt does not pack
+    if key not in _CIFAR: raise LTDartsError(f"pack_lt packs 'cifar10' or 'cifar100' (--dataset), not {name!r}")
     src = data_root(root)/key
     if not all((src/f).is_file() for f in ('labels.npz', 'train.zip', 'test.zip')):
         raise LTDartsError(f'pack_lt copies the offline JPEG copy, and {src} has no labels.npz + train.zip + test.zip: '
@@ -575,10 +576,13 @@ def pack_lt(out:str|Path, # folder to write `<name>/` into (a new folder: nothin
     y = labels['y_train'].astype(np.int64); names = [str(s) for s in labels['class_names']]
     asked = [(r, p, s) for r in _pack_values(imb_ratios, float, 'imb_ratios') for p in _pack_values(profiles, str, 'profiles')
              for s in _pack_values(seeds, int, 'seeds')]
+    if bad := [s for _, _, s in asked if not 0 <= s < 2**32]:       # else NumPy's error, with a traceback, from the draw
+        raise LTDartsError(f'seeds must be integers from 0 to 2**32 - 1, got {bad[0]}')
     if not asked: raise LTDartsError('pack_lt needs at least one ratio, profile and seed')
     keep = np.unique(np.concatenate([lt_indices(y, r, profile=p, seed=s) for r, p, s in asked]))
     if 'train_present' in labels and not np.isin(keep, labels['train_present']).all():   # packing a packed copy
-        raise LTDartsError(f'{src} is a packed copy that lacks images of these subsets: pack from the full copy')
+        raise LTDartsError(f'{src} is a packed copy that lacks images of these subsets: pack from the full copy (root=, on the '
+                           f'command line --data_root, or LT_DARTS_DATA: the folder that holds the full {key}/)')
     want = np.zeros(len(y), bool); want[keep] = True
     pos = {n: np.flatnonzero(y == c) for c, n in enumerate(names)}
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -892,7 +896,7 @@ def image_folder_lt(path:str|Path, # folder with one sub-folder per class (class
     if small:
         raise LTDartsError(f'class(es) {", ".join(small)} have too few images for {t} test image(s) per class plus 1 for training: '
                            + ('add images to them or remove their folders' if t == 1 else
-                              'add images, remove their folders or lower test_per_class (image_folder_lt)'))
+                              'add images, remove their folders or lower test_per_class (a run\'s folder_test, --folder_test)'))
     x_all, cache_path = _folder_images(folder, files, size, cache, root, verbose)
     rng = np.random.RandomState(test_seed); test, pool = [], []
     for c in range(C):

@@ -84,7 +84,10 @@ def genotype_from_dict(d:dict, # what `genotype_to_dict` wrote (e.g. read from a
                       ) -> Genotype:
     "Inverse of `genotype_to_dict`: checks the keys and the shape of every edge and `*_concat` list (one-line `LTDartsError`)."
     if not isinstance(d, dict) or set(_KEYS) - set(d):
-        raise LTDartsError(f"not a genotype: expected the keys {list(_KEYS)}, got {sorted(d) if isinstance(d, dict) else type(d).__name__}")
+        got = (', '.join(sorted(map(str, d))[:4]) + (f', ... ({len(d)} keys)' if len(d) > 4 else '') if isinstance(d, dict) and d
+               else 'no keys' if isinstance(d, dict) else f'a {type(d).__name__}')     # a whole config.json's keys: the first few
+        raise LTDartsError(f"not a genotype: expected the keys {list(_KEYS)}, got {got}: give a genotype.json (a search's "
+                           f"result), a search's run folder or a name such as DARTS_V2")
     def edges(which):
         if not isinstance(d[which], (list, tuple)):
             raise LTDartsError(f"{which!r} is {type(d[which]).__name__}, not a list of [op_name, input_index] edges: check the genotype")

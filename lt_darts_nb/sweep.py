@@ -157,6 +157,8 @@ SEARCH_RESERVED = {k: 'is set per cell by the sweep: use --methods, --ratios, --
 SEARCH_RESERVED.update({k: 'is set by the sweep (the cell folder): drop it' for k in ('out', 'resume')})
 TRAIN_RESERVED = {k: 'follows the search: set it in the search options (or --methods/--ratios/--seeds)'
                   for k in (*DATA_FIELDS, 'data_root', 'group_mode', 'mode', 'method', 'seed')}
+TRAIN_RESERVED.update(imb_ratio='follows the search: use --ratios', seed='follows the search: use --seeds', method='follows the search: use --methods',
+                      mode="follows the search's method: use --methods (the evaluation of bbn and bbn_alr trains mode 'bbn')")
 TRAIN_RESERVED.update(device='is set per cell by the sweep: use --device', genotype="is set by the sweep (the cell's search)",
                       out='is set by the sweep (the cell folder): drop it', resume='is set by the sweep: drop it')
 EXECUTORS = ('local', 'submitit', 'ray')

@@ -350,8 +350,11 @@ def _check_same_data(cfg:TrainConfig, run:Path):
 def _check_auxiliary(cfg, side:int):
     "The auxiliary head's one-line refusal for images of side `side`: its 5x5/3 pooling must leave 2x2 for its 2x2 convolution."
     if cfg.auxiliary and _aux_side(side) < 8:
+        key = dataset_name(cfg.dataset)          # the size setting of the data in use (CIFAR's 32x32 always fit)
+        size = ('synthetic_size=29, --synthetic_size 29' if key == 'synthetic' else
+                'image_size=32, --image_size 32' if key.startswith(FOLDER_PREFIX) else 'larger images')
         raise LTDartsError(f'the auxiliary head needs feature maps of at least 8x8 at cell 2L/3, but {side}x{side} images give '
-                           f'{_aux_side(side)}x{_aux_side(side)}: use images of at least 29x29 (synthetic_size=29) or no auxiliary head '
+                           f'{_aux_side(side)}x{_aux_side(side)}: use images of at least 29x29 ({size}) or no auxiliary head '
                            f'(auxiliary=False; on the command line --no-auxiliary)')
 
 def _check_config(cfg:TrainConfig):
