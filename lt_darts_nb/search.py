@@ -1166,7 +1166,10 @@ def _print_cost(cfg, method, model, dev, steps, size, n_eval=(0, 0), n=2):
     of the run, and the peak memory, from `n` timed steps and one evaluation batch of a twin network (no state is touched)."""
     with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):   # the run's RNG streams stay untouched
         m = method.build_model(len(method.counts)).to(dev)
-        if cfg.channels_last: m = _channels_last(m, dev)
+        if cfg.channels_last:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')     # the run's own model says it once (a catch_warnings below resets Python's once-only record)
+                m = _channels_last(m, dev)
         opt = torch.optim.SGD(m.weights(), cfg.w_lr, momentum=cfg.w_momentum)
         arch = Architect(m, lr=cfg.arch_lr, weight_decay=cfg.arch_wd, order=cfg.arch_order)
         with warnings.catch_warnings():

@@ -387,7 +387,10 @@ def _print_train_cost(cfg, mode, n_classes:int, geno, dev, steps:int, size:int, 
     "Print the estimated time of an epoch's steps, of one evaluation and of the run, from a twin network (no state is touched)."
     with torch.random.fork_rng(devices=[dev] if dev.type == 'cuda' else []):   # the run's RNG streams stay untouched
         m = mode.build_model(n_classes, geno).to(dev)
-        if cfg.channels_last: m = _channels_last(m, dev)
+        if cfg.channels_last:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')     # the run's own model says it once
+                m = _channels_last(m, dev)
         m.generator, m.drop_path_prob = torch.Generator(device=dev).manual_seed(0), cfg.drop_path_prob
         opt = torch.optim.SGD(m.parameters(), cfg.lr, momentum=cfg.momentum)
         with warnings.catch_warnings():
