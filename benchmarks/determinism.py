@@ -16,7 +16,9 @@ def main():
                        max_steps=a.max_steps, device=a.device, deterministic=a.deterministic, C=a.C, layers=a.layers)
     tmp = Path(tempfile.mkdtemp())
     h = [search(cfg, out=tmp/f'run{i}', progress=False, verbose=False).history for i in range(2)]
-    out = dict(config=cfg.to_dict(), env=env_info(a.device), epochs=[])
+    runs = [json.loads((tmp/f'run{i}'/'env.json').read_text()) for i in range(2)]   # the step each run really took
+    out = dict(config=cfg.to_dict(), env=env_info(a.device), epochs=[],
+               step_modes=[{k: r.get(k) for k in ('step_mode', 'step_fallback')} for r in runs])
     for r0, r1 in zip(*h):
         d = dict(epoch=r0['epoch'], alpha_normal_maxdiff=float(np.abs(np.array(r0['alpha_normal']) - np.array(r1['alpha_normal'])).max()),
                  alpha_reduce_maxdiff=float(np.abs(np.array(r0['alpha_reduce']) - np.array(r1['alpha_reduce'])).max()),

@@ -50,7 +50,10 @@ def run_search(method:str, mode:str, device, out:Path, C:int=8, layers:int=5, si
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')          # the CPU: 'graph' falls back to eager, saying so
         r = search(cfg, out=out, progress=False, verbose=False)
-    return dict(state=load_checkpoint(out/'checkpoint.pt')['model'], history=r.history)
+    env = json.loads((out/'env.json').read_text())        # the step the run really took (a failed capture falls back, warning)
+    if device.type == 'cuda' and env.get('step_mode') != mode:
+        raise SystemExit(f'{method}: step_mode={mode!r} ran as {env.get("step_mode")!r} ({env.get("step_fallback")}): no comparison to report')
+    return dict(state=load_checkpoint(out/'checkpoint.pt')['model'], history=r.history, step_mode=env.get('step_mode'))
 
 def diff_search(a:dict, b:dict) -> dict:
     "`diff` for two searches: the alphas, the other parameters and buffers of their model states, and their losses."
@@ -59,6 +62,7 @@ def diff_search(a:dict, b:dict) -> dict:
     for name, keep in (('arch', arch), ('params_and_buffers', lambda k: not arch(k))):
         d = [(a['state'][k].float() - b['state'][k].float()).abs().max().item() for k in a['state'] if keep(k) and a['state'][k].numel()]
         out[name] = dict(max_abs=max(d, default=0.0), n_over_1e3=sum(t > 1e-3 for t in d), n=len(d))
+    out['step_modes'] = [a['step_mode'], b['step_mode']]
     out['losses'] = dict(max_abs=max(abs(x[k] - y[k]) for x, y in zip(a['history'], b['history'])
                                      for k in ('train_loss', 'val_loss') if k in x))
     return out

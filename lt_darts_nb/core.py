@@ -324,7 +324,7 @@ class Config:
         f = self.CANON.get(name)
         if f is None or value is None: return value
         try: return f(value)
-        except (LTDartsError, ValueError, TypeError): return value
+        except (LTDartsError, ValueError, TypeError, AttributeError, RecursionError): return value    # a number where a spec goes
     def diff(self, other) -> dict:
         "Fields whose values differ, two spellings of one setting (`CANON`) not counted: `{name: (self, other)}`."
         a, b = self.to_dict(), other.to_dict()

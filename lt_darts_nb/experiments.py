@@ -83,6 +83,8 @@ def _reads_adaptor(cfg:dict, hist:list) -> bool:
     return (any('adaptor' in r for r in hist) or str(cfg.get('method', '')).startswith('bbn')
             or 'adaptor_scaled' in (str(cfg.get('arch_schedule', '')).strip(), str(cfg.get('arch_schedule_reduce', '')).strip()))
 
+_CANON_CFG = SearchConfig()       # its `canonical`: the spelling tables group by (SearchConfig.CANON)
+
 def _canonical_dataset(v):
     "A recorded `dataset` by its canonical name (`data.dataset_name`: 'CIFAR-10' is 'cifar10'); an unknown one as recorded."
     try: return dataset_name(v)
@@ -98,6 +100,8 @@ def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
     if bad := [k for k, v in row.items() if v is not None and not isinstance(v, (str, int, float))]:    # tables group by them
         raise TypeError(f'config.json has {bad[0]}={str(row[bad[0]])[:40]}, not a string or a number')
     row['dataset'] = _canonical_dataset(row['dataset'])             # 'CIFAR-10' and 'cifar10' are one dataset in a table
+    for k in ('arch_schedule', 'arch_schedule_reduce'):              # 'cosine(3e-4, 1e-5)' and 'cosine(0.0003, 0.00001)': one row
+        if k in row: row[k] = _CANON_CFG.canonical(k, row[k])
     if not _reads_adaptor(cfg, hist): row['bbn_adaptor'] = None     # a BBN knob: meaningless where nothing read it
     # finished: every epoch asked for, or a result.json that agrees with the history (a search the collapse guard stopped early)
     row.update(epochs_run=len(hist), finished=len(hist) == cfg.get('epochs') or res.get('epochs_run') == len(hist))

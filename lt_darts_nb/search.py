@@ -237,7 +237,7 @@ class BBNMethod(Method):
         if cfg.weight_sampler:
             warnings.warn(f"weight_sampler={cfg.weight_sampler!r} changes nothing here: method {cfg.method!r} always draws its "
                           "weight batches through 'instance' and 'reversed' (both branches)")
-        if cfg.bbn_arch_batch == 'mixed' and cfg.arch_sampler != 'instance':
+        if cfg.bbn_arch_batch == 'mixed' and _canon_sampler(cfg.arch_sampler) != 'instance':
             warnings.warn(f"arch_sampler={cfg.arch_sampler!r} changes nothing here: with bbn_arch_batch='mixed' method "
                           f"{cfg.method!r} draws its architecture batches through 'instance' and 'reversed' (bbn_arch_batch='instance' reads it)")
     def samplers(self) -> tuple: return self.weight_samplers

@@ -80,17 +80,25 @@ def _convert(v, default, name:str, what:str):
     except (TypeError, ValueError):
         raise LTDartsError(f'{what} option {name}={v!r}: expected a {type(default).__name__}') from None
 
+def _unique_keys(pairs:list) -> dict:
+    "A JSON object's pairs as a dict; a key given twice is an error (`json` would keep the last without a word)."
+    d = {}
+    for k, v in pairs:
+        if k in d: raise LTDartsError(f'option {k!r} is given twice in a JSON object ({d[k]!r} and {v!r}): give it once')
+        d[k] = v
+    return d
+
 def _json_arg(s:str, # an argument: a JSON object, a JSON file's path, or anything else
               what:str='options', # what it is (for error messages)
              ) -> dict|None:
     "The JSON object `s` holds or names (a string starting with '{', or a path ending in .json without '='); None for any other string."
     if s.startswith('{'):
-        try: d = json.loads(s)
+        try: d = json.loads(s, object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e: raise LTDartsError(f'{what} are not valid JSON ({e}): check the quoting') from None
     elif '=' not in s and s.endswith('.json'):
         p = Path(s).expanduser()
         if not p.is_file(): raise LTDartsError(f'{what} file {s} not found: give an existing JSON file or key=value pairs')
-        try: d = json.loads(p.read_text())
+        try: d = json.loads(p.read_text(), object_pairs_hook=_unique_keys)
         except json.JSONDecodeError as e: raise LTDartsError(f'{what} file {s} is not valid JSON ({e})') from None
     else: return None
     if not isinstance(d, dict): raise LTDartsError(f'{what} must be a JSON object (key: value), not {type(d).__name__}')
@@ -579,6 +587,10 @@ def plan_sweep(cfg:SweepConfig, # the sweep
         try: _check_search(sc)                           # every cell's settings, before any process starts
         except LTDartsError as e: raise LTDartsError(f'{cell_name(r, m, s, v)}/search: {e}') from None
         saved = None if share or not _run_started(d/'search') else _read_json(d/'search'/'config.json')   # a config alone is replaced
+        # data_root is an execution setting, spelled only when given: a resume without it would keep the folder's own
+        if sopts.get('data_root') is None and (old := (saved or {}).get('data_root')) is not None:
+            raise LTDartsError(f'{d/"search"} was started with data_root {old!r}, and this launch gives none: give the data\'s '
+                               f'folder now in --search_opts (data_root=...), or that run would go on reading {old!r}')
         if saved is not None and (diff := config_diff(saved, sopts, sdef, sc.exec_fields(), sc.canonical)):
             stale[d/'search'] = '; '.join(f'{k}: saved {a!r}, now {b!r}' for k, (a, b) in list(diff.items())[:4])
         if _train_started(d/'train'):     # an evaluation is of one search: it goes stale with it (checked after the loop)

@@ -342,7 +342,8 @@ def _check_same_data(cfg:TrainConfig, run:Path):
     try: saved = json.loads((run/'config.json').read_text())
     except (OSError, json.JSONDecodeError): return         # not a run folder (or not ours to judge): as_genotype read it
     if not isinstance(saved, dict) or 'method' not in saved: return   # a training run's folder, not a search's
-    diff = {k: (saved[k], getattr(cfg, k)) for k in DATA_FIELDS if k in saved and saved[k] != getattr(cfg, k)}
+    diff = {k: (saved[k], getattr(cfg, k)) for k in DATA_FIELDS if k in saved and saved[k] != getattr(cfg, k)
+            and cfg.canonical(k, saved[k]) != cfg.canonical(k, getattr(cfg, k))}     # 'Synthetic' is 'synthetic'
     if diff: raise LTDartsError(f"{run} searched on other data than this config trains on ("
                                 + '; '.join(f'{k}: search {a!r}, here {b!r}' for k, (a, b) in diff.items())
                                 + f"): build the config with TrainConfig.from_search({str(run)!r}, ...), or pass same_data=False")
