@@ -302,6 +302,9 @@ def make_sweep(root:str='runs/sweep', # folder of the grid: one cell folder per 
     if isinstance(jobs, str) and jobs.strip().lower() == 'auto': jobs = 'auto'
     else: jobs = resolve_jobs(jobs, devs)           # checks the number
     copts = parse_options(cluster, None, f'{executor} executor')
+    if copts and executor == 'local':      # settings that change nothing are said, as everywhere
+        warnings.warn(f"--cluster {' '.join(f'{k}={v}' for k, v in copts.items())} changes nothing here: the local executor reads "
+                      f"no cluster options (--executor submitit or --executor ray does)")
     vs = parse_variants(vary) if vary else {}
     return SweepConfig(root=str(root), methods=ms, ratios=rs, seeds=ss, search_opts=sopts, train=bool(train), train_opts=topts,
                        variants=vs, devices=devs, jobs=jobs, mem_per_job=float(mem_per_job), executor=executor, cluster=copts)
