@@ -87,8 +87,7 @@ _CANON_CFG = SearchConfig()       # its `canonical`: the spelling tables group b
 
 def _canonical_dataset(v):
     "A recorded `dataset` by its canonical name (`data.dataset_name`: 'CIFAR-10' is 'cifar10'); an unknown one as recorded."
-    try: return dataset_name(v)
-    except (LTDartsError, TypeError, AttributeError): return v
+    return _CANON_CFG.canonical('dataset', v)
 
 _CONFIG_DEFAULTS = field_defaults(SearchConfig)
 
@@ -99,9 +98,8 @@ def _run_row(run:Path, root, cfg:dict, hist:list) -> dict:
     row = {k: cfg.get(k, _CONFIG_DEFAULTS.get(k)) for k in CONFIG_KEYS}   # a key an older package did not write: its default
     if bad := [k for k, v in row.items() if v is not None and not isinstance(v, (str, int, float))]:    # tables group by them
         raise TypeError(f'config.json has {bad[0]}={str(row[bad[0]])[:40]}, not a string or a number')
-    row['dataset'] = _canonical_dataset(row['dataset'])             # 'CIFAR-10' and 'cifar10' are one dataset in a table
-    for k in ('arch_schedule', 'arch_schedule_reduce'):              # 'cosine(3e-4, 1e-5)' and 'cosine(0.0003, 0.00001)': one row
-        if k in row: row[k] = _CANON_CFG.canonical(k, row[k])
+    for k in ('dataset', 'arch_schedule', 'arch_schedule_reduce'):   # 'CIFAR-10' is 'cifar10', 'cosine(3e-4, ...)' 'cosine(0.0003, ...)': one row
+        row[k] = _CANON_CFG.canonical(k, row[k])
     if not _reads_adaptor(cfg, hist): row['bbn_adaptor'] = None     # a BBN knob: meaningless where nothing read it
     # finished: every epoch asked for, or a result.json that agrees with the history (a search the collapse guard stopped early)
     row.update(epochs_run=len(hist), finished=len(hist) == cfg.get('epochs') or res.get('epochs_run') == len(hist))

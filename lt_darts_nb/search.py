@@ -133,12 +133,12 @@ def method_options(declared:dict, # the names and defaults a method or training 
     out, given = dict(declared), set()
     for part in filter(None, (p.strip() for p in (text or '').split(','))):
         k, sep, v = (s.strip() for s in part.partition('='))
-        if k in given: raise LTDartsError(f'method_opts: {k!r} is given twice ({text!r}): give it once')    # else the last would win
-        given.add(k)
         if not sep or not k:
             mode = ("; the training mode itself is mode (--mode): lt_darts_train's --method abbreviates --method_opts"
                     if what.startswith('training mode') else '')
             raise LTDartsError(f"method_opts: {part!r} is not key=value (e.g. 'tau=1.5'; pairs separated by commas{mode})")
+        if k in given: raise LTDartsError(f'method_opts: {k!r} is given twice ({text!r}): give it once')    # else the last would win
+        given.add(k)
         if k not in declared:
             has = ', '.join(f'{n}={d!r}' for n, d in declared.items())
             raise LTDartsError(f"{what} has no setting {k!r} in method_opts: " + (f'its settings are {has}' if has else 'it declares none'))

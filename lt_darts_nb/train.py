@@ -438,8 +438,7 @@ def train_genotype(genotype:Genotype|str|Path, # a `Genotype`, a genotype JSON, 
     out = Path(out)
     if progress is None: progress = not in_test()
     data = load_search_data(cfg)                  # the same long-tailed set as a search with these data fields
-    side = data.x_train.shape[1]
-    _check_auxiliary(cfg, side)                   # the data's own side (the config's was checked before: _check_config)
+    side = data.x_train.shape[1]                  # the auxiliary head's size was checked from the config (`_check_config`)
     if cfg.cutout > side // 2:                    # DARTS' 16 is half of CIFAR's 32 pixels
         warnings.warn(f'cutout={cfg.cutout} masks a square more than half the side of these {side}x{side} images (DARTS uses 16 '
                       f'on 32x32): pass cutout={side // 2} (--cutout {side // 2}) to keep its proportion, or 0 for none')
